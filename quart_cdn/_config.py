@@ -1,0 +1,139 @@
+"""The settings: one mapping of defaults, and a frozen, validated :class:`CDNConfig`.
+
+Quart reads them from ``app.config`` (``CDN_DOMAIN``...), Starlette from keyword arguments
+(``domain=``...); both go through :meth:`CDNConfig.from_settings`, so every check and every
+message is written once. ``key`` turns a field name into what the user wrote, so a message
+names ``CDN_MANIFEST_URL`` for Quart and ``manifest_url=`` for Starlette.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from ._sources import DEFAULT_MAX_BYTES
+from ._urls import normalize_domain
+
+__all__ = ["DEFAULTS", "CDNConfig", "quart_key"]
+
+#: Every setting and its default, by field name. ``debug=None`` means "the app's debug flag".
+DEFAULTS: Final[Mapping[str, Any]] = {
+    "domain": None,
+    "https": None,
+    "debug": None,
+    "timestamp": True,
+    "endpoints": ("static",),
+    "manifest": False,
+    "manifest_url": None,
+    "manifest_refresh": None,
+    "manifest_timeout": 10.0,
+    "manifest_strict": True,
+    "manifest_max_bytes": DEFAULT_MAX_BYTES,
+}
+
+
+def quart_key(name: str) -> str:
+    """``manifest_url`` -> ``CDN_MANIFEST_URL``."""
+    return f"CDN_{name.upper()}"
+
+
+@dataclass(frozen=True)
+class CDNConfig:
+    """Validated settings; see the README's table for what each one does."""
+
+    domain: str | None = None
+    https: bool | None = None
+    debug: bool = False
+    timestamp: bool = True
+    endpoints: frozenset[str] = frozenset({"static"})
+    manifest: bool = False
+    manifest_url: str | None = None
+    manifest_refresh: float | None = None
+    manifest_timeout: float = 10.0
+    manifest_strict: bool = True
+    manifest_max_bytes: int = DEFAULT_MAX_BYTES
+
+    @property
+    def active(self) -> bool:
+        """Whether any URL is changed at all."""
+        return bool(self.domain) and not self.debug
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Mapping[str, Any],
+        *,
+        key: Callable[[str], str] = quart_key,
+        debug_default: bool = False,
+    ) -> CDNConfig:
+        """Validate ``settings`` (by field name; missing ones take :data:`DEFAULTS`).
+
+        Raises:
+            ValueError: a bad value; the message names ``key(name)`` and quotes the value.
+        """
+        get = {**DEFAULTS, **settings}.__getitem__
+
+        def optional_bool(name: str) -> bool | None:
+            value = get(name)
+            if value is None or isinstance(value, bool):
+                return value
+            raise ValueError(f"{key(name)} must be True, False or None, not {value!r}")
+
+        def seconds(name: str, *, allow_none: bool) -> float | None:
+            value = get(name)
+            if value is None and allow_none:
+                return None
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(
+                    f"{key(name)} must be a number of seconds, not {value!r}"
+                    + (" (use None to turn it off)" if allow_none else "")
+                )
+            if not math.isfinite(value) or value < 0 or (value == 0 and not allow_none):
+                raise ValueError(
+                    f"{key(name)} must be a {'non-negative' if allow_none else 'positive'} "
+                    f"finite number of seconds, not {value!r}"
+                )
+            return float(value) if value else None
+
+        domain = normalize_domain(get("domain"), key=key("domain"))
+        endpoints = get("endpoints")
+        if isinstance(endpoints, str) or not isinstance(endpoints, Iterable):
+            raise ValueError(
+                f"{key('endpoints')} must be a list of endpoint names such as ['static'], "
+                f"not {endpoints!r}"
+            )
+        endpoints = frozenset(endpoints)
+        if not all(isinstance(e, str) and e for e in endpoints):
+            raise ValueError(f"{key('endpoints')} must hold non-empty strings: {endpoints!r}")
+        manifest = bool(get("manifest"))
+        manifest_url = get("manifest_url")
+        if manifest_url is not None and not isinstance(manifest_url, str):
+            manifest_url = str(manifest_url)  # a pathlib.Path
+        if manifest and not manifest_url:
+            raise ValueError(
+                f"{key('manifest')} is on but {key('manifest_url')} is not set; set it to "
+                "the manifest's http(s):// URL, file:// URL or path"
+            )
+        max_bytes = get("manifest_max_bytes")
+        if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes <= 0:
+            raise ValueError(
+                f"{key('manifest_max_bytes')} must be a positive number of bytes, not {max_bytes!r}"
+            )
+        debug = get("debug")
+        timeout = seconds("manifest_timeout", allow_none=False)
+        assert timeout is not None
+        return cls(
+            domain=domain,
+            https=optional_bool("https"),
+            debug=debug_default if debug is None else bool(debug),
+            timestamp=bool(get("timestamp")),
+            endpoints=endpoints,
+            manifest=manifest,
+            manifest_url=manifest_url or None,
+            manifest_refresh=seconds("manifest_refresh", allow_none=True),
+            manifest_timeout=timeout,
+            manifest_strict=bool(get("manifest_strict")),
+            manifest_max_bytes=max_bytes,
+        )

@@ -1,0 +1,265 @@
+"""The Quart extension: :class:`CDN` and the CDN-aware :func:`url_for`."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Hashable
+from typing import Any, Final
+from urllib.parse import unquote
+
+import quart
+from quart import Quart
+from quart.globals import _cv_app, _cv_request, _cv_websocket
+from quart.wrappers import BaseRequestWebsocket
+from werkzeug.routing import BuildError
+
+from ._config import DEFAULTS, CDNConfig, quart_key
+from ._manifest import Manifest
+from ._urls import add_query, cdn_url
+from ._versioning import Versioner
+
+__all__ = ["CDN", "url_for"]
+
+#: Where an app keeps its per-app state (``app.extensions["cdn"]`` is the CDN object).
+STATE_KEY: Final = "quart_cdn.state"
+_SCHEMES: Final = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
+
+
+class _AppState:
+    """Everything one app needs to build CDN URLs; replaced whole by ``init_app``."""
+
+    __slots__ = ("active", "adapter", "app", "config", "folders", "is_cdn", "versioner")
+
+    def __init__(self, app: Quart, config: CDNConfig) -> None:
+        self.app = app
+        self.config = config
+        self.active = config.active
+        self.versioner = Versioner(config)
+        # Only the path of what it builds is used; the CDN host is put in front of it.
+        self.adapter = app.url_map.bind("localhost")
+        self.is_cdn: dict[str, bool] = {}
+        self.folders: dict[str, str | None] = {}
+
+    def folder(self, endpoint: str) -> str | None:
+        """The static folder behind ``endpoint``: the app's or a (nested) blueprint's."""
+        try:
+            return self.folders[endpoint]
+        except KeyError:
+            pass
+        app, folder = self.app, None
+        if endpoint == "static":
+            folder = app.static_folder if app.has_static_folder else None
+        else:
+            name, _, last = endpoint.rpartition(".")
+            blueprint = app.blueprints.get(name)
+            if last == "static" and blueprint is not None and blueprint.has_static_folder:
+                folder = blueprint.static_folder
+        self.folders[endpoint] = folder = None if folder is None else str(folder)
+        return folder
+
+    def url_for(self, endpoint: str, values: dict[str, Any]) -> str:
+        rctx = _cv_request.get(None)
+        request: BaseRequestWebsocket | None = rctx.request if rctx is not None else None
+        if request is None and (wctx := _cv_websocket.get(None)) is not None:
+            request = wctx.websocket
+        if endpoint[:1] == ".":
+            blueprint = request.blueprint if request is not None else None
+            endpoint = blueprint + endpoint if blueprint else endpoint[1:]
+        is_cdn = self.is_cdn.get(endpoint)
+        if is_cdn is None:
+            is_cdn = self.is_cdn[endpoint] = endpoint.rpartition(".")[2] in self.config.endpoints
+        if not is_cdn:
+            return quart.url_for(endpoint, **values)
+
+        scheme = values.pop("_scheme", None)
+        values.pop("_external", None)  # a CDN URL is always absolute
+        if scheme is None:
+            https = self.config.https
+            if https is not None:
+                scheme = "https" if https else "http"
+            elif request is not None:
+                scheme = _SCHEMES.get(request.scheme, "http")
+            else:
+                scheme = "https" if self.app.config["PREFER_SECURE_URLS"] else "http"
+        root = request.root_path if request is not None else ""
+
+        key: Hashable
+        if len(values) == 1 and "filename" in values:
+            key = (endpoint, values["filename"], scheme, root)
+        else:
+            key = (endpoint, scheme, root, *sorted(values.items()))
+        snapshot = self.versioner.snapshot
+        try:
+            return snapshot.cache[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable value: build without the cache
+            key = None
+        url, cacheable = self._build(endpoint, values, scheme, root, snapshot.manifest)
+        if cacheable and key is not None:
+            snapshot.store(key, url)
+        return url
+
+    def _build(
+        self,
+        endpoint: str,
+        values: dict[str, Any],
+        scheme: str,
+        root: str,
+        manifest: Manifest | None,
+    ) -> tuple[str, bool]:
+        app = self.app
+        anchor = values.pop("_anchor", None)
+        method = values.pop("_method", None)
+        # url_defaults functions may read per-request state, so their URLs are not cached.
+        cacheable = not app.url_default_functions
+        if not cacheable:
+            app.inject_url_defaults(endpoint, values)
+        try:
+            path = self.adapter.build(endpoint, values, method=method)
+        except BuildError as error:
+            return app.handle_url_build_error(error, endpoint, values), False
+        filename = values.get("filename")
+        filename = filename if isinstance(filename, str) else None
+        url_key = unquote(path.partition("?")[0]).lstrip("/")
+        hashed, version = self.versioner.version(manifest, url_key, filename, self.folder(endpoint))
+        if hashed is not None:
+            path = self.adapter.build(endpoint, {**values, "filename": hashed}, method=method)
+        if version is not None:
+            path = add_query(path, version)
+        domain = self.config.domain
+        assert domain is not None
+        return cdn_url(scheme, domain, root + path, anchor), cacheable
+
+
+def url_for(endpoint: str, **values: Any) -> str:
+    """Build a URL like ``quart.url_for``, from the CDN for the CDN endpoints.
+
+    For an endpoint in ``CDN_ENDPOINTS`` (``static`` and every ``<blueprint>.static`` by
+    default) the URL is ``{scheme}://{CDN_DOMAIN}{path}``, versioned by the manifest or the
+    file's modification time; every other endpoint, and every endpoint when the CDN is off
+    (``CDN_DEBUG``, no ``CDN_DOMAIN``), gets exactly what ``quart.url_for`` gives. It is
+    synchronous and, once warm, touches neither the file system nor the network.
+
+    Args:
+        endpoint: the endpoint name, ``.static`` for the current blueprint's.
+        values: the rule's values (``filename=``), extra query values, and Quart's
+            ``_scheme`` (``''`` gives ``//host/...``), ``_anchor``, ``_method``,
+            ``_external`` (ignored for CDN URLs, which are always absolute).
+
+    Raises:
+        ManifestError: strict manifest mode and no manifest has been loaded yet.
+        NotInManifestError: strict manifest mode and the file is not in the manifest.
+
+    Example::
+
+        url_for("static", filename="css/app.css")
+        # 'https://cdn.example.com/static/css/app.css?t=1700000000'
+    """
+    ctx = _cv_app.get(None)
+    if ctx is not None:
+        state: _AppState | None = ctx.app.extensions.get(STATE_KEY)
+        if state is not None and state.active:
+            return state.url_for(endpoint, values)
+    return quart.url_for(endpoint, **values)
+
+
+class CDN:
+    """Serve a Quart app's static files from a CDN.
+
+    Use it directly or as a factory::
+
+        app = Quart(__name__)
+        app.config["CDN_DOMAIN"] = "mycdnname.cloudfront.net"
+        cdn = CDN(app)
+
+        cdn = CDN()
+        def create_app() -> Quart:
+            app = Quart(__name__)
+            cdn.init_app(app)
+            return app
+
+    One ``CDN`` object can serve several apps; each keeps its own settings and manifest.
+
+    Args:
+        app: the app to initialise now, or ``None`` to call :meth:`init_app` later.
+    """
+
+    def __init__(self, app: Quart | None = None) -> None:
+        self._apps: weakref.WeakSet[Quart] = weakref.WeakSet()
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Quart) -> None:
+        """Read the ``CDN_*`` settings of ``app`` (setting the defaults) and hook it up.
+
+        Installs :func:`url_for` as the ``url_for`` of the app's templates, loads the
+        manifest when the app starts serving and stops the refresh task when it stops.
+        Calling it again re-reads the settings.
+
+        Raises:
+            ValueError: a setting is invalid; the message names its key.
+        """
+        for name, default in DEFAULTS.items():
+            if name == "debug":
+                default = app.debug
+            elif name == "endpoints":
+                default = list(default)
+            app.config.setdefault(quart_key(name), default)
+        config = CDNConfig.from_settings(
+            {name: app.config[quart_key(name)] for name in DEFAULTS}, debug_default=app.debug
+        )
+        first = STATE_KEY not in app.extensions
+        app.extensions[STATE_KEY] = _AppState(app, config)
+        app.extensions["cdn"] = self
+        self._apps.add(app)
+        if first:
+            app.before_serving(self._before_serving)
+            app.after_serving(self._after_serving)
+        app.jinja_env.globals["url_for"] = url_for
+
+    @staticmethod
+    def _current_state() -> _AppState:
+        state: _AppState = quart.current_app.extensions[STATE_KEY]
+        return state
+
+    async def _before_serving(self) -> None:
+        await self._current_state().versioner.start()
+
+    async def _after_serving(self) -> None:
+        await self._current_state().versioner.stop()
+
+    def _state(self) -> _AppState | None:
+        ctx = _cv_app.get(None)
+        if ctx is not None and ctx.app in self._apps:
+            state: _AppState = ctx.app.extensions[STATE_KEY]
+            return state
+        apps = list(self._apps)
+        if len(apps) == 1:
+            only: _AppState = apps[0].extensions[STATE_KEY]
+            return only
+        return None
+
+    @property
+    def manifest(self) -> Manifest | None:
+        """The manifest in force for the current app (or the only app), else ``None``."""
+        state = self._state()
+        return state.versioner.manifest if state is not None else None
+
+    async def refresh(self) -> Manifest:
+        """Load the manifest now, swap it in at once and return it.
+
+        Call it inside an app context, or when this object serves exactly one app.
+
+        Raises:
+            ManifestError: the manifest could not be loaded or parsed (the message names the
+                source and the cause); the previous manifest stays in force.
+            RuntimeError: no app to refresh for, or ``CDN_MANIFEST`` is off.
+        """
+        state = self._state()
+        if state is None:
+            raise RuntimeError(
+                "cdn.refresh() needs an app context when this CDN serves several apps "
+                "(or none yet): use 'async with app.app_context():'"
+            )
+        return await state.versioner.refresh(quart_key("manifest"))
