@@ -1,0 +1,50 @@
+"""The quart-cdn example app.
+
+Run it (from the repository root)::
+
+    uvicorn --app-dir examples/quart_app app:app --host 127.0.0.1 --port 8000
+    (cd examples/quart_app && hypercorn app:app --bind 127.0.0.1:8000)
+
+and open http://127.0.0.1:8000/. With no ``CDN_DOMAIN`` in the environment the "CDN" is the
+app's own address, so the page loads its CSS and JS through CDN URLs without a real CDN.
+
+Environment variables:
+    CDN_DOMAIN: the CDN's host[:port] (default: 127.0.0.1:8000, this app itself).
+    CDN_MANIFEST_URL: a manifest to version URLs by (default: the checksum manifest beside
+        this file; set it to an empty string to use timestamps instead).
+    CDN_MANIFEST_REFRESH: seconds between manifest reloads (default: 60).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from quart import Quart, render_template
+
+from quart_cdn import CDN
+
+HERE = Path(__file__).resolve().parent
+
+app = Quart(__name__, static_folder=str(HERE / "static"), template_folder=str(HERE / "templates"))
+manifest_url = os.environ.get("CDN_MANIFEST_URL", str(HERE / "manifest.md5"))
+app.config.update(
+    CDN_DOMAIN=os.environ.get("CDN_DOMAIN", "127.0.0.1:8000"),
+    CDN_MANIFEST=bool(manifest_url),
+    CDN_MANIFEST_URL=manifest_url or None,
+    CDN_MANIFEST_REFRESH=float(os.environ.get("CDN_MANIFEST_REFRESH", "60")),
+)
+cdn = CDN(app)
+
+
+@app.route("/")
+async def index() -> str:
+    versioning = f"manifest {manifest_url}" if manifest_url else "file modification times"
+    return await render_template(
+        "index.html", cdn_domain=app.config["CDN_DOMAIN"], versioning=versioning
+    )
+
+
+@app.route("/about")
+async def about() -> str:
+    return "quart-cdn example: static files through the CDN, pages from the app."
