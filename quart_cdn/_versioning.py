@@ -12,10 +12,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Final
 
-from ._config import CDNConfig
+from ._config import CDNConfig, quart_key
 from ._manifest import Manifest
 from ._refresh import ManifestRefresher
 from ._sources import ManifestSource, source_for
@@ -61,10 +61,19 @@ class Versioner:
     Args:
         config: the validated settings.
         source: the manifest source; by default the one ``config.manifest_url`` names.
+        key: turns a setting's name into what the user wrote (``CDN_MANIFEST_URL`` for
+            Quart, ``manifest_url=`` for Starlette), for messages.
     """
 
-    def __init__(self, config: CDNConfig, *, source: ManifestSource | None = None) -> None:
+    def __init__(
+        self,
+        config: CDNConfig,
+        *,
+        source: ManifestSource | None = None,
+        key: Callable[[str], str] = quart_key,
+    ) -> None:
         self.config = config
+        self.key = key
         self.refresher: ManifestRefresher | None = None
         if config.manifest:
             assert config.manifest_url is not None
@@ -74,6 +83,7 @@ class Versioner:
                     config.manifest_url,
                     timeout=config.manifest_timeout,
                     max_bytes=config.manifest_max_bytes,
+                    setting=key("manifest_url"),
                 ),
                 interval=config.manifest_refresh,
                 strict=config.manifest_strict,
@@ -98,9 +108,9 @@ class Versioner:
         if self.refresher is not None:
             await self.refresher.stop()
 
-    async def refresh(self, key: str) -> Manifest:
+    async def refresh(self) -> Manifest:
         if self.refresher is None:
-            raise RuntimeError(f"There is no manifest to refresh: {key} is off")
+            raise RuntimeError(f"There is no manifest to refresh: {self.key('manifest')} is off")
         return await self.refresher.refresh()
 
     def warn_once(self, key: Hashable, message: str, *args: object) -> None:

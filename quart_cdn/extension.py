@@ -262,4 +262,4 @@ class CDN:
                 "cdn.refresh() needs an app context when this CDN serves several apps "
                 "(or none yet): use 'async with app.app_context():'"
             )
-        return await state.versioner.refresh(quart_key("manifest"))
+        return await state.versioner.refresh()

@@ -1,0 +1,294 @@
+"""The Starlette (and FastAPI) adapter: :class:`StarletteCDN`.
+
+It shares the core with the Quart extension: the same settings checks
+(:class:`~quart_cdn._config.CDNConfig`), the same :class:`~quart_cdn._versioning.Versioner`
+(manifest refresher, mtime cache, URL cache) and the same URL joining. Only the glue is
+Starlette's: paths come from the router, the lifecycle from the lifespan, and ``url_for``
+is replaced in a :class:`~starlette.templating.Jinja2Templates` environment.
+
+Needs the ``starlette`` extra: ``pip install 'quart-cdn[starlette]'``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Sequence
+from types import TracebackType
+from typing import Any, Final
+from urllib.parse import unquote
+
+try:
+    from jinja2 import pass_context
+    from jinja2.runtime import Context
+    from starlette.datastructures import URL, URLPath
+    from starlette.routing import BaseRoute, Host, Mount
+    from starlette.staticfiles import StaticFiles
+    from starlette.templating import Jinja2Templates
+except ImportError as exc:  # pragma: no cover - exercised by a test that hides starlette
+    raise ImportError(
+        f"quart_cdn.starlette needs Starlette and Jinja2 ({exc.name or exc} is missing): "
+        "pip install 'quart-cdn[starlette]'"
+    ) from exc
+
+from ._config import CDNConfig
+from ._manifest import Manifest
+from ._sources import DEFAULT_MAX_BYTES
+from ._urls import add_query, cdn_url
+from ._versioning import Versioner
+
+__all__ = ["StarletteCDN"]
+
+_SCHEMES: Final = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
+#: How many middleware layers around a mounted ``StaticFiles`` are looked through.
+_MAX_WRAPPERS: Final = 16
+
+
+def _key(name: str) -> str:
+    return f"{name}="
+
+
+def _static_files(routes: Sequence[BaseRoute], name: str) -> StaticFiles | None:
+    """The ``StaticFiles`` mounted as ``name`` (``admin:static`` in nested mounts).
+
+    Walks the routes the way ``Mount.url_path_for`` resolves names, so the directory found
+    is the one behind the URL the router builds.
+    """
+    for route in routes:
+        if not isinstance(route, (Mount, Host)):
+            continue
+        if route.name == name and isinstance(route, Mount):
+            app: object = route.app
+            for _ in range(_MAX_WRAPPERS):  # look through middleware wrapping the mount
+                if isinstance(app, StaticFiles):
+                    return app
+                app = getattr(app, "app", None)
+            continue
+        if route.name is None:
+            rest = name
+        elif name.startswith(route.name + ":"):
+            rest = name[len(route.name) + 1 :]
+        else:
+            continue
+        found = _static_files(route.routes, rest)
+        if found is not None:
+            return found
+    return None
+
+
+class StarletteCDN:
+    """Serve a Starlette or FastAPI app's static files from a CDN.
+
+    The keyword arguments mirror the Quart ``CDN_*`` keys, lower-cased and without the
+    prefix, with the same defaults (``debug`` is ``False``). They are checked here, so a bad
+    value fails at construction with a ``ValueError`` naming the keyword (``manifest_url=``).
+
+    Args:
+        domain: ``host[:port][/path-prefix]`` of the CDN; falsy: no URL is changed.
+        https: ``True``/``False`` force the scheme; ``None``: the request's scheme.
+        debug: ``True``: every URL is exactly Starlette's own.
+        timestamp: append ``t=<mtime>`` read from the mounted ``StaticFiles`` directory.
+        endpoints: route names served from the CDN; ``x`` matches ``x`` and ``<mount>:x``.
+        manifest: version URLs from the manifest at ``manifest_url`` (wins over timestamps).
+        manifest_url: an ``http(s)://`` or ``file://`` URL, or a path.
+        manifest_refresh: seconds between background reloads; ``None`` or ``0``: load once.
+        manifest_timeout: seconds allowed for one fetch.
+        manifest_strict: fail loudly on a missing manifest or entry, else fall back.
+        manifest_max_bytes: refuse manifests larger than this.
+
+    Example::
+
+        templates = Jinja2Templates(directory="templates")
+        cdn = StarletteCDN(domain="mycdnname.cloudfront.net")
+        cdn.install(templates)
+        app = Starlette(
+            routes=[Mount("/static", StaticFiles(directory="static"), name="static")],
+            lifespan=cdn.lifespan,
+        )
+        # {{ url_for('static', path='css/app.css') }}
+        # -> http://mycdnname.cloudfront.net/static/css/app.css?t=1700000000
+    """
+
+    def __init__(
+        self,
+        *,
+        domain: str | None = None,
+        https: bool | None = None,
+        debug: bool = False,
+        timestamp: bool = True,
+        endpoints: Iterable[str] = ("static",),
+        manifest: bool = False,
+        manifest_url: str | None = None,
+        manifest_refresh: float | None = None,
+        manifest_timeout: float = 10.0,
+        manifest_strict: bool = True,
+        manifest_max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
+        self.config = CDNConfig.from_settings(
+            {
+                "domain": domain,
+                "https": https,
+                "debug": debug,
+                "timestamp": timestamp,
+                "endpoints": endpoints,
+                "manifest": manifest,
+                "manifest_url": manifest_url,
+                "manifest_refresh": manifest_refresh,
+                "manifest_timeout": manifest_timeout,
+                "manifest_strict": manifest_strict,
+                "manifest_max_bytes": manifest_max_bytes,
+            },
+            key=_key,
+        )
+        self.versioner = Versioner(self.config, key=_key)
+        self._is_cdn: dict[str, bool] = {}
+        self._folders: dict[tuple[int, str], str | None] = {}
+        self._routers: dict[int, object] = {}
+        self._app: Any = None
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Any) -> AsyncIterator[None]:
+        """The app's lifespan: ``Starlette(lifespan=cdn.lifespan)``.
+
+        Loads the manifest at startup (when ``manifest`` is on), runs the refresh task while
+        the app serves, and cancels it at shutdown. Inside a lifespan of your own, use
+        ``async with cdn:`` instead.
+
+        Raises:
+            ManifestError: strict mode and the manifest could not be loaded at startup.
+        """
+        self._app = app
+        async with self:
+            yield
+
+    async def __aenter__(self) -> StarletteCDN:
+        await self.versioner.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.versioner.stop()
+
+    @property
+    def manifest(self) -> Manifest | None:
+        """The manifest in force, or ``None``."""
+        return self.versioner.manifest
+
+    async def refresh(self) -> Manifest:
+        """Load the manifest now, swap it in at once and return it.
+
+        Raises:
+            ManifestError: it could not be loaded or parsed (the message names the source
+                and the cause); the previous manifest stays in force.
+            RuntimeError: ``manifest`` is off.
+        """
+        return await self.versioner.refresh()
+
+    # -- templates ------------------------------------------------------------------------
+
+    def install(self, templates: Jinja2Templates) -> None:
+        """Replace ``url_for`` in ``templates.env.globals`` with the CDN-aware one.
+
+        ``url_for('static', path='css/app.css')`` then gives the CDN URL; every other name
+        goes to the ``url_for`` that was there before (Starlette's own).
+        """
+        found = templates.env.globals.get("url_for")
+        previous: Callable[..., Any] | None = found if callable(found) else None
+
+        @pass_context
+        def url_for(context: Context, name: str, /, **path_params: Any) -> URL:
+            if self.config.active and self._cdn_name(name):
+                built = self._url_for(context, name, path_params)
+                if built is not None:
+                    return URL(built)
+            if previous is not None:
+                return previous(context, name, **path_params)  # type: ignore[no-any-return]
+            return context["request"].url_for(name, **path_params)  # type: ignore[no-any-return]
+
+        templates.env.globals["url_for"] = url_for
+
+    def _cdn_name(self, name: str) -> bool:
+        is_cdn = self._is_cdn.get(name)
+        if is_cdn is None:
+            is_cdn = self._is_cdn[name] = name.rpartition(":")[2] in self.config.endpoints
+        return is_cdn
+
+    def _url_for(self, context: Context, name: str, params: dict[str, Any]) -> str | None:
+        """The CDN URL, or ``None`` when there is neither a request nor a started app."""
+        request = context.get("request")
+        if request is not None:
+            scope = request.scope
+            provider = scope.get("router") or scope.get("app")
+            root: str = scope.get("app_root_path", scope.get("root_path", ""))
+            scheme = _SCHEMES.get(scope.get("scheme", "http"), "http")
+        elif self._app is not None:  # rendering outside a request (an email, a job)
+            provider, root, scheme = self._app, "", "http"
+        else:
+            return None
+        if self.config.https is not None:
+            scheme = "https" if self.config.https else "http"
+
+        # The router is part of the key: one StarletteCDN may serve an app reached both
+        # directly and through an outer app's Mount. Routers are unhashable, so use the id
+        # and hold the router, so that its id is never reused.
+        router = id(provider)
+        if router not in self._routers:
+            self._routers[router] = provider
+        key: Hashable
+        if len(params) == 1 and "path" in params:
+            key = (name, params["path"], scheme, root, router)
+        else:
+            key = (name, scheme, root, router, *sorted(params.items()))
+        snapshot = self.versioner.snapshot
+        try:
+            return snapshot.cache[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable value: build without the cache
+            key = None
+        # request.url_for puts the router's path below request.base_url, the app's root path.
+        base = request.base_url.path.rstrip("/") if request is not None else ""
+        url = self._build(provider, name, params, scheme, base, snapshot.manifest)
+        if key is not None:
+            snapshot.store(key, url)
+        return url
+
+    def _build(
+        self,
+        provider: Any,
+        name: str,
+        params: dict[str, Any],
+        scheme: str,
+        base: str,
+        manifest: Manifest | None,
+    ) -> str:
+        url_path: URLPath = provider.url_path_for(name, **params)
+        filename = params.get("path")
+        # Mount.url_path_for strips a leading "/" from path=, so the file is the same.
+        filename = filename.lstrip("/") if isinstance(filename, str) else None
+        url_key = unquote(str(url_path).partition("?")[0]).lstrip("/")
+        folder = self._folder(provider, name)
+        hashed, version = self.versioner.version(manifest, url_key, filename, folder)
+        if hashed is not None:
+            url_path = provider.url_path_for(name, **{**params, "path": hashed})
+        path = base + url_path
+        if version is not None:
+            path = add_query(path, version)
+        domain = self.config.domain
+        assert domain is not None
+        return cdn_url(scheme, domain, path)
+
+    def _folder(self, provider: Any, name: str) -> str | None:
+        try:
+            return self._folders[id(provider), name]
+        except KeyError:
+            pass
+        static = _static_files(getattr(provider, "routes", []), name)
+        directory = static.directory if static is not None else None
+        self._folders[id(provider), name] = folder = None if directory is None else str(directory)
+        return folder
