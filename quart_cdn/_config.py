@@ -97,7 +97,7 @@ class CDNConfig:
                 )
             return float(value) if value else None
 
-        domain = normalize_domain(get("domain"), key=key("domain"))
+        domain = normalize_domain(get("domain"), key=key("domain"), https_key=key("https"))
         endpoints = get("endpoints")
         if isinstance(endpoints, str) or not isinstance(endpoints, Iterable):
             raise ValueError(

@@ -33,6 +33,7 @@ THREAD_PARSE_THRESHOLD: Final = 64 * 1024
 MAX_ENTRY_LENGTH: Final = 1024
 
 _CHECKSUM_LINE = re.compile(r"(\\?)([0-9A-Fa-f]{8,}) [ *](.+)")
+_UNESCAPE: Final = {"n": "\n", "r": "\r", "\\": "\\"}
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 # C0 controls, DEL, C1 controls and the characters that end a URL path.
 _FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f?#\\]")
@@ -142,8 +143,10 @@ def _check_relative(value: object, what: str, source: str | None) -> str:
 
 def _parse_checksums(text: str, source: str | None) -> Manifest:
     entries: dict[str, str] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        line = line.rstrip("\r")
+    # md5sum ends a line only at "\n" (str.splitlines would also split at "\f", "\x85"...);
+    # a raw "\r" before it is a CRLF file's, since md5sum escapes one in a name as "\r".
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         match = _CHECKSUM_LINE.fullmatch(line)
@@ -157,8 +160,8 @@ def _parse_checksums(text: str, source: str | None) -> Manifest:
             )
         escaped, checksum, path = match.groups()
         if escaped:
-            # md5sum escapes a path holding "\" or a newline: "\\" and "\n".
-            path = re.sub(r"\\(.)", lambda m: "\n" if m[1] == "n" else m[1], path)
+            # md5sum escapes a path holding "\", a newline or a CR: "\\", "\n", "\r".
+            path = re.sub(r"\\(.)", lambda m: _UNESCAPE.get(m[1], m[1]), path)
         if path.startswith("./"):
             path = path[2:]
         elif path.startswith("/"):

@@ -118,6 +118,9 @@ class ManifestRefresher:
                 raise
             logger.warning("%s; URLs fall back until a load succeeds", exc)
             failed = True
+        except BaseException:
+            await self.source.aclose()
+            raise
         else:
             failed = False
         self.state = RefresherState.RUNNING

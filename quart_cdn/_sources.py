@@ -39,7 +39,7 @@ __all__ = [
 #: The largest manifest accepted by default (a 100,000-entry JSON mapping is about 8 MB).
 DEFAULT_MAX_BYTES: Final = 32 * 1024 * 1024
 MAX_REDIRECTS: Final = 5
-_HINT = "check CDN_MANIFEST_URL"
+_HINT = "check CDN_MANIFEST_URL"  # the default of ManifestSource.setting
 
 
 class ManifestSource:
@@ -49,6 +49,8 @@ class ManifestSource:
     """
 
     location: str
+    #: The setting that names this source, quoted in hints (``manifest_url=`` for Starlette).
+    setting: str = "CDN_MANIFEST_URL"
 
     async def open(self) -> None:
         """Acquire long-lived resources (an HTTP connection pool) for repeated loads."""
@@ -92,7 +94,7 @@ class FileManifestSource(ManifestSource):
 
     def _fail(self, cause: str) -> ManifestLoadError:
         return ManifestLoadError(
-            f"Manifest {self.location!r} {cause}; {_HINT}", source=self.location
+            f"Manifest {self.location!r} {cause}; check {self.setting}", source=self.location
         )
 
     async def load(self) -> Manifest:
@@ -176,7 +178,9 @@ class UrlManifestSource(ManifestSource):
             await owned.aclose()
 
     def _fail(self, cause: str) -> ManifestLoadError:
-        return ManifestLoadError(f"Manifest {self.url!r} {cause}; {_HINT}", source=self.url)
+        return ManifestLoadError(
+            f"Manifest {self.url!r} {cause}; check {self.setting}", source=self.url
+        )
 
     async def load(self) -> Manifest:
         client = self._client or self._owned
@@ -191,9 +195,9 @@ class UrlManifestSource(ManifestSource):
         except httpx.TimeoutException as exc:
             raise self._fail(f"timed out ({type(exc).__name__})") from exc
         except httpx.ConnectError as exc:
-            raise self._fail(f"could not be reached: {exc or type(exc).__name__}") from exc
+            raise self._fail(f"could not be reached: {str(exc) or type(exc).__name__}") from exc
         except httpx.RemoteProtocolError as exc:
-            raise self._fail(f"broke off mid-answer: {exc or type(exc).__name__}") from exc
+            raise self._fail(f"broke off mid-answer: {str(exc) or type(exc).__name__}") from exc
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise self._fail(f"could not be fetched: {type(exc).__name__}: {exc}") from exc
 
@@ -244,15 +248,26 @@ class UrlManifestSource(ManifestSource):
 
 
 def source_for(
-    location: str, *, timeout: float = 10.0, max_bytes: int = DEFAULT_MAX_BYTES
+    location: str,
+    *,
+    timeout: float = 10.0,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    setting: str = "CDN_MANIFEST_URL",
 ) -> ManifestSource:
     """The source for ``location``: an ``http(s)://`` URL, a ``file://`` URL or a path.
 
-    ``s3://bucket/key`` needs the ``quart-cdn[s3]`` extra.
+    ``s3://bucket/key`` needs the ``quart-cdn[s3]`` extra. ``setting`` is the name of the
+    setting that gave ``location``, quoted in messages.
 
     Raises:
-        ValueError: an unsupported URL scheme.
+        ValueError: an unsupported URL scheme, or a ``file://`` URL naming a remote host.
     """
+    source = _make_source(location, timeout=timeout, max_bytes=max_bytes, setting=setting)
+    source.setting = setting
+    return source
+
+
+def _make_source(location: str, *, timeout: float, max_bytes: int, setting: str) -> ManifestSource:
     scheme = urlsplit(location).scheme.lower() if "://" in location else ""
     if scheme in ("http", "https"):
         return UrlManifestSource(location, timeout=timeout, max_bytes=max_bytes)
@@ -260,7 +275,7 @@ def source_for(
         parts = urlsplit(location)
         if parts.netloc not in ("", "localhost"):
             raise ValueError(
-                f"CDN_MANIFEST_URL {location!r} names a remote host in a file:// URL; "
+                f"{setting} {location!r} names a remote host in a file:// URL; "
                 "use file:///absolute/path or a plain path"
             )
         path = url2pathname(unquote(parts.path))
@@ -271,7 +286,7 @@ def source_for(
         return S3ManifestSource(location, timeout=timeout, max_bytes=max_bytes)
     if scheme:
         raise ValueError(
-            f"CDN_MANIFEST_URL {location!r} has an unsupported scheme {scheme!r}; "
+            f"{setting} {location!r} has an unsupported scheme {scheme!r}; "
             "use an http(s):// URL, a file:// URL or a filesystem path"
         )
     return FileManifestSource(location, max_bytes=max_bytes)

@@ -17,7 +17,9 @@ _IPV6: Final = re.compile(r"\[[0-9A-Fa-f:.]+(?:%25[A-Za-z0-9._~]+)?\]")
 _PREFIX: Final = re.compile(r"(?:/[A-Za-z0-9\-._~!$&'()*+,;=:@%]*)*")
 
 
-def normalize_domain(value: object, *, key: str = "CDN_DOMAIN") -> str | None:
+def normalize_domain(
+    value: object, *, key: str = "CDN_DOMAIN", https_key: str = "CDN_HTTPS"
+) -> str | None:
     """Check a ``host[:port][/path-prefix]`` value and return it without a trailing ``/``.
 
     A falsy value gives ``None`` (the CDN is off).
@@ -36,7 +38,7 @@ def normalize_domain(value: object, *, key: str = "CDN_DOMAIN") -> str | None:
 
     if _SCHEME.match(value):
         host = value.split("://", 1)[1].rstrip("/")
-        return_hint = f"set {key} = {host!r} and CDN_HTTPS to choose the scheme"
+        return_hint = f"set {key} {host!r} and {https_key} to choose the scheme"
         raise refuse(f"must not carry a scheme; {return_hint}")
     if any(c.isspace() or not c.isprintable() for c in value):
         raise refuse("contains whitespace or a control character; remove it")
@@ -58,7 +60,11 @@ def normalize_domain(value: object, *, key: str = "CDN_DOMAIN") -> str | None:
         raise refuse("does not start with a valid host name; give host[:port][/path-prefix]")
     if port:
         digits = port[1:]
-        if port[0] != ":" or not digits.isdigit() or not 0 < int(digits) < 65536:
+        if (
+            port[0] != ":"
+            or not (digits.isascii() and digits.isdigit())
+            or not 0 < int(digits) < 65536
+        ):
             raise refuse("has an invalid port; use a number from 1 to 65535")
     if slash and not _PREFIX.fullmatch(slash + prefix):
         raise refuse("has a path prefix with characters that must be percent-encoded")
