@@ -13,6 +13,10 @@ Environment variables:
     CDN_MANIFEST_URL: a manifest to version URLs by (default: the checksum manifest beside
         this file; set it to an empty string to use timestamps instead).
     CDN_MANIFEST_REFRESH: seconds between manifest reloads (default: 60).
+    CDN_TIMESTAMP: "0" (or "false", "no", "off") to leave unversioned URLs without ``?t=``
+        (default: on); with CDN_MANIFEST_URL="" too, asset URLs carry no version at all.
+    QUART_CDN_EXAMPLE_STATIC: the static folder to serve (default: ``static`` beside this
+        file); the end-to-end test points it at a copy it can change.
 """
 
 from __future__ import annotations
@@ -25,21 +29,29 @@ from quart import Quart, render_template
 from quart_cdn import CDN
 
 HERE = Path(__file__).resolve().parent
+FALSE = {"0", "false", "no", "off"}
 
-app = Quart(__name__, static_folder=str(HERE / "static"), template_folder=str(HERE / "templates"))
+static_folder = os.environ.get("QUART_CDN_EXAMPLE_STATIC") or str(HERE / "static")
+app = Quart(__name__, static_folder=static_folder, template_folder=str(HERE / "templates"))
 manifest_url = os.environ.get("CDN_MANIFEST_URL", str(HERE / "manifest.md5"))
 app.config.update(
     CDN_DOMAIN=os.environ.get("CDN_DOMAIN", "127.0.0.1:8000"),
     CDN_MANIFEST=bool(manifest_url),
     CDN_MANIFEST_URL=manifest_url or None,
     CDN_MANIFEST_REFRESH=float(os.environ.get("CDN_MANIFEST_REFRESH", "60")),
+    CDN_TIMESTAMP=os.environ.get("CDN_TIMESTAMP", "1").strip().lower() not in FALSE,
 )
 cdn = CDN(app)
 
 
 @app.route("/")
 async def index() -> str:
-    versioning = f"manifest {manifest_url}" if manifest_url else "file modification times"
+    if manifest_url:
+        versioning = f"manifest {manifest_url}"
+    elif app.config["CDN_TIMESTAMP"]:
+        versioning = "file modification times"
+    else:
+        versioning = "nothing (no version in the URLs)"
     return await render_template(
         "index.html", cdn_domain=app.config["CDN_DOMAIN"], versioning=versioning
     )
