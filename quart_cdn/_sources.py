@@ -39,7 +39,6 @@ __all__ = [
 #: The largest manifest accepted by default (a 100,000-entry JSON mapping is about 8 MB).
 DEFAULT_MAX_BYTES: Final = 32 * 1024 * 1024
 MAX_REDIRECTS: Final = 5
-_HINT = "check CDN_MANIFEST_URL"  # the default of ManifestSource.setting
 
 
 class ManifestSource:
@@ -49,8 +48,10 @@ class ManifestSource:
     """
 
     location: str
-    #: The setting that names this source, quoted in hints (``manifest_url=`` for Starlette).
+    max_bytes: int = DEFAULT_MAX_BYTES
+    #: The settings quoted in hints; ``manifest_url=`` and so on for Starlette.
     setting: str = "CDN_MANIFEST_URL"
+    max_bytes_setting: str = "CDN_MANIFEST_MAX_BYTES"
 
     async def open(self) -> None:
         """Acquire long-lived resources (an HTTP connection pool) for repeated loads."""
@@ -65,13 +66,18 @@ class ManifestSource:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.location!r}>"
 
+    def _fail(self, cause: str) -> ManifestLoadError:
+        """A load error: ``Manifest '<location>' <cause>; check <setting>``."""
+        return ManifestLoadError(
+            f"Manifest {self.location!r} {cause}; check {self.setting}", source=self.location
+        )
 
-def _too_big(location: str, max_bytes: int) -> ManifestLoadError:
-    return ManifestLoadError(
-        f"Manifest {location!r} is larger than the {max_bytes}-byte cap "
-        "(CDN_MANIFEST_MAX_BYTES); refusing to load it",
-        source=location,
-    )
+    def _too_big(self) -> ManifestLoadError:
+        return ManifestLoadError(
+            f"Manifest {self.location!r} is larger than the {self.max_bytes}-byte cap "
+            f"({self.max_bytes_setting}); refusing to load it",
+            source=self.location,
+        )
 
 
 class FileManifestSource(ManifestSource):
@@ -91,11 +97,6 @@ class FileManifestSource(ManifestSource):
         self.max_bytes = max_bytes
         self._identity: tuple[int, int, int, int] | None = None
         self._manifest: Manifest | None = None
-
-    def _fail(self, cause: str) -> ManifestLoadError:
-        return ManifestLoadError(
-            f"Manifest {self.location!r} {cause}; check {self.setting}", source=self.location
-        )
 
     async def load(self) -> Manifest:
         try:
@@ -117,7 +118,7 @@ class FileManifestSource(ManifestSource):
         except OSError as exc:
             raise self._fail(f"cannot be read: {exc.strerror or exc}") from exc
         if len(data) > self.max_bytes:
-            raise _too_big(self.location, self.max_bytes)
+            raise self._too_big()
         manifest = await parse_manifest_async(data, source=self.location)
         self._identity, self._manifest = _identity(opened), manifest
         return manifest
@@ -177,11 +178,6 @@ class UrlManifestSource(ManifestSource):
         if owned is not None:
             await owned.aclose()
 
-    def _fail(self, cause: str) -> ManifestLoadError:
-        return ManifestLoadError(
-            f"Manifest {self.url!r} {cause}; check {self.setting}", source=self.url
-        )
-
     async def load(self) -> Manifest:
         client = self._client or self._owned
         try:
@@ -231,12 +227,12 @@ class UrlManifestSource(ManifestSource):
             raise self._fail(f"returned HTTP {status} {response.reason_phrase}{hint}".rstrip())
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
-            raise _too_big(self.url, self.max_bytes)
+            raise self._too_big()
         body = bytearray()
         async for chunk in response.aiter_bytes():
             body += chunk
             if len(body) > self.max_bytes:
-                raise _too_big(self.url, self.max_bytes)
+                raise self._too_big()
         manifest = await parse_manifest_async(bytes(body), source=self.url)
         validators = {}
         if etag := response.headers.get("etag"):
@@ -253,17 +249,19 @@ def source_for(
     timeout: float = 10.0,
     max_bytes: int = DEFAULT_MAX_BYTES,
     setting: str = "CDN_MANIFEST_URL",
+    max_bytes_setting: str = "CDN_MANIFEST_MAX_BYTES",
 ) -> ManifestSource:
     """The source for ``location``: an ``http(s)://`` URL, a ``file://`` URL or a path.
 
-    ``s3://bucket/key`` needs the ``quart-cdn[s3]`` extra. ``setting`` is the name of the
-    setting that gave ``location``, quoted in messages.
+    ``s3://bucket/key`` needs the ``quart-cdn[s3]`` extra. ``setting`` and
+    ``max_bytes_setting`` name the settings that gave ``location`` and ``max_bytes``, for
+    messages.
 
     Raises:
         ValueError: an unsupported URL scheme, or a ``file://`` URL naming a remote host.
     """
     source = _make_source(location, timeout=timeout, max_bytes=max_bytes, setting=setting)
-    source.setting = setting
+    source.setting, source.max_bytes_setting = setting, max_bytes_setting
     return source
 
 

@@ -84,6 +84,7 @@ class Versioner:
                     timeout=config.manifest_timeout,
                     max_bytes=config.manifest_max_bytes,
                     setting=key("manifest_url"),
+                    max_bytes_setting=key("manifest_max_bytes"),
                 ),
                 interval=config.manifest_refresh,
                 strict=config.manifest_strict,

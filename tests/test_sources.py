@@ -307,21 +307,19 @@ async def test_source_for_setting_named_in_messages(
             source_for(location, setting=setting)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: quart_cdn/_sources.py:72 (_too_big) hard-codes '(CDN_MANIFEST_MAX_BYTES)' in the "
-        "size-cap message, so a Starlette user (setting='manifest_url=', keyword "
-        "manifest_max_bytes=) is told about a Quart key; expected no CDN_* name there"
-    ),
-)
 async def test_source_for_keyword_setting_size_cap_names_no_quart_key(
     manifest_file: Path,
 ) -> None:
-    source = source_for(str(manifest_file), max_bytes=4, setting="manifest_url=")
+    source = source_for(
+        str(manifest_file),
+        max_bytes=4,
+        setting="manifest_url=",
+        max_bytes_setting="manifest_max_bytes=",
+    )
     with pytest.raises(ManifestLoadError, match=r"is larger than the 4-byte cap") as info:
         await source.load()
     assert "CDN_" not in str(info.value)
+    assert "manifest_max_bytes=" in str(info.value)
 
 
 # -- UrlManifestSource against a real server ------------------------------------------------

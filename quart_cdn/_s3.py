@@ -1,0 +1,217 @@
+"""Manifests in S3 (``s3://bucket/key``), fetched with aiobotocore.
+
+Credentials come from botocore's usual chain: environment variables, the shared
+credentials and config files (``AWS_PROFILE``), SSO, container and instance roles. The
+endpoint does too, so ``AWS_ENDPOINT_URL_S3`` (or ``AWS_ENDPOINT_URL``, or ``endpoint_url``
+in the profile) points the source at MinIO, LocalStack or a test server.
+
+An unchanged object costs one conditional ``GetObject`` (``IfNoneMatch`` with the last
+ETag), answered ``304 Not Modified``, and :meth:`S3ManifestSource.load` returns the very
+same :class:`Manifest` object. Needs the ``quart-cdn[s3]`` extra.
+"""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING, Any, Final
+
+import anyio
+
+try:
+    import aiohttp
+    from aiobotocore.config import AioConfig
+    from aiobotocore.session import get_session
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        ReadTimeoutError,
+        ResponseStreamingError,
+    )
+except ImportError as exc:
+    raise ImportError(
+        "s3:// manifests need aiobotocore, which is not installed; "
+        "install it with: pip install 'quart-cdn[s3]'"
+    ) from exc
+
+from . import __version__
+from ._manifest import Manifest, parse_manifest_async
+from ._sources import DEFAULT_MAX_BYTES, ManifestSource
+from .exceptions import ManifestLoadError
+
+if TYPE_CHECKING:
+    from aiobotocore.session import ClientCreatorContext
+    from types_aiobotocore_s3 import S3Client
+
+__all__ = ["S3ManifestSource"]
+
+_CHUNK: Final = 64 * 1024
+
+
+def _split_s3_url(location: str) -> tuple[str, str]:
+    # As the AWS CLI reads them: no percent-decoding, '?' and '#' belong to the key.
+    scheme, sep, rest = location.partition("://")
+    bucket, _, key = rest.partition("/")
+    if not sep or scheme.lower() != "s3" or not bucket or not key or key.endswith("/"):
+        raise ValueError(
+            f"CDN_MANIFEST_URL {location!r} is not an S3 object URL; "
+            "use s3://bucket/path/to/manifest.json"
+        )
+    return bucket, key
+
+
+class S3ManifestSource(ManifestSource):
+    """A manifest stored as an S3 object, fetched with aiobotocore.
+
+    Each fetch has one overall deadline (``timeout`` seconds, retries included), sends
+    ``IfNoneMatch`` with the last ETag so that an unchanged object costs a ``304`` and no
+    download, checks ``ContentLength`` and streams the body under a size cap.
+
+    Args:
+        location: ``s3://bucket/path/to/manifest.json`` (the key is taken literally).
+        timeout: seconds allowed for one whole fetch.
+        max_bytes: refuse objects larger than this.
+        endpoint_url: an S3-compatible endpoint (MinIO, a test server); by default botocore
+            resolves it (``AWS_ENDPOINT_URL_S3``, ``AWS_ENDPOINT_URL``, the profile, AWS).
+        client_kwargs: more keyword arguments for ``create_client("s3", ...)``
+            (``region_name``, ``aws_access_key_id``...); a ``config`` is merged over ours.
+
+    Example::
+
+        source = S3ManifestSource("s3://my-assets/build/manifest.json", timeout=5)
+        manifest = await source.load()
+    """
+
+    def __init__(
+        self,
+        location: str,
+        *,
+        timeout: float = 10.0,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        endpoint_url: str | None = None,
+        client_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        self.bucket, self.key = _split_s3_url(location)
+        self.location = location
+        self.timeout = timeout
+        self.max_bytes = max_bytes
+        self.endpoint_url = endpoint_url
+        self.client_kwargs = dict(client_kwargs or {})
+        # One session per source: resolved credentials (an instance role's) are cached
+        # across the short-lived clients of loads made outside open()/aclose().
+        self._session = get_session()
+        self._stack: AsyncExitStack | None = None
+        self._client: S3Client | None = None
+        self._lock = anyio.Lock()
+        self._etag: str | None = None
+        self._manifest: Manifest | None = None
+
+    def _new_client(self) -> ClientCreatorContext[S3Client]:
+        kwargs = dict(self.client_kwargs)
+        config = AioConfig(
+            connect_timeout=self.timeout,
+            read_timeout=self.timeout,
+            retries={"mode": "standard", "total_max_attempts": 2},
+            user_agent_extra=f"quart-cdn/{__version__}",
+        )
+        if (extra := kwargs.pop("config", None)) is not None:
+            config = config.merge(extra)
+        if self.endpoint_url is not None:
+            kwargs["endpoint_url"] = self.endpoint_url
+        return self._session.create_client("s3", config=config, **kwargs)
+
+    async def open(self) -> None:
+        # Creating the client can already reach out (an instance role's credentials), so
+        # it is created by the first load(), inside its deadline and its error handling.
+        if self._stack is None:
+            self._stack = AsyncExitStack()
+
+    async def aclose(self) -> None:
+        stack, self._stack, self._client = self._stack, None, None
+        if stack is not None:
+            await stack.aclose()
+
+    async def _kept_client(self, stack: AsyncExitStack) -> S3Client:
+        async with self._lock:
+            if self._client is None:
+                self._client = await stack.enter_async_context(self._new_client())
+            return self._client
+
+    async def load(self) -> Manifest:
+        try:
+            with anyio.fail_after(self.timeout):
+                if (stack := self._stack) is not None:
+                    return await self._fetch(await self._kept_client(stack))
+                async with self._new_client() as temporary:
+                    return await self._fetch(temporary)
+        except (ClientError, BotoCoreError, aiohttp.ClientError, TimeoutError) as exc:
+            raise self._error(exc) from exc
+
+    def _error(self, exc: Exception) -> ManifestLoadError:
+        if isinstance(exc, ClientError):
+            return self._client_error(exc)
+        if isinstance(exc, (TimeoutError, ConnectTimeoutError, ReadTimeoutError)):
+            return self._fail(f"timed out after {self.timeout:g} s")
+        if isinstance(exc, NoCredentialsError):
+            return self._fail(
+                "cannot be fetched: no AWS credentials were found (environment, "
+                "shared config or profile, instance or container role)"
+            )
+        if isinstance(exc, EndpointConnectionError):
+            return self._fail(f"could not be reached: {exc}")
+        # aiobotocore wraps some of aiohttp's errors while streaming the body, not all.
+        if isinstance(exc, (ResponseStreamingError, aiohttp.ClientPayloadError)):
+            return self._fail(f"broke off mid-answer: {exc}")
+        return self._fail(f"could not be fetched: {type(exc).__name__}: {exc}")
+
+    def _client_error(self, exc: ClientError) -> ManifestLoadError:
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if code == "NoSuchBucket":
+            return self._fail(f"names a bucket that does not exist ({self.bucket!r}, NoSuchBucket)")
+        if code in ("NoSuchKey", "404", "NotFound") or status == 404:
+            return self._fail(
+                f"names a key that does not exist in bucket {self.bucket!r} ({code or 404})"
+            )
+        if code == "AccessDenied" or status == 403:
+            return self._fail(
+                f"cannot be read with the AWS credentials in use: access denied ({code or 403})"
+            )
+        detail = f": {error['Message']}" if error.get("Message") else ""
+        return self._fail(f"could not be fetched: S3 returned HTTP {status} {code}{detail}")
+
+    async def _fetch(self, client: S3Client) -> Manifest:
+        previous, etag = self._manifest, self._etag
+        try:
+            if previous is not None and etag is not None:
+                response = await client.get_object(
+                    Bucket=self.bucket, Key=self.key, IfNoneMatch=etag
+                )
+            else:
+                response = await client.get_object(Bucket=self.bucket, Key=self.key)
+        except ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if status == 304 and previous is not None and etag is not None:
+                return previous
+            raise
+        body = response["Body"]
+        # Not ``as body``: older aiobotocore (2.13) gives the raw aiohttp response there.
+        async with body:
+            new_etag = response.get("ETag")
+            # A server that ignores IfNoneMatch: same ETag, same object, no download.
+            if previous is not None and new_etag is not None and new_etag == etag:
+                return previous
+            declared = response.get("ContentLength")
+            if declared is not None and declared > self.max_bytes:
+                raise self._too_big()
+            data = bytearray()
+            while chunk := await body.read(_CHUNK):
+                data += chunk
+                if len(data) > self.max_bytes:
+                    raise self._too_big()
+        manifest = await parse_manifest_async(bytes(data), source=self.location)
+        self._etag, self._manifest = new_etag, manifest
+        return manifest
