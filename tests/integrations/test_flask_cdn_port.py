@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import pytest
+from _server import ManifestServer
 from quart import Blueprint, Quart, render_template_string, request, url_for as quart_url_for
 
 from quart_cdn import (
@@ -47,33 +48,6 @@ MANIFEST = f"""
 {BAH_CHECKSUM}  static/bah.js
 9e25e8e29ef0ea358e9778082ffd97d8  static/libs/bootstrap3/js/bootstrap.min.js
 """.encode()
-
-
-class RecordedRequest(Protocol):
-    @property
-    def path(self) -> str: ...
-
-    @property
-    def headers(self) -> dict[str, str]: ...
-
-
-class ManifestServer(Protocol):
-    """The API of the ``manifest_server`` fixture in ``tests/conftest.py``."""
-
-    def set(
-        self,
-        path: str,
-        body: bytes,
-        *,
-        status: int = 200,
-        headers: dict[str, str] | None = None,
-        delay: float = 0.0,
-    ) -> None: ...
-
-    def url(self, path: str) -> str: ...
-
-    @property
-    def requests(self) -> Sequence[RecordedRequest]: ...
 
 
 def write_file(path: Path, mtime: int, body: str = "// asset\n") -> Path:

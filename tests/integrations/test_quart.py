@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from _server import ManifestServer
 from quart import Blueprint, Quart
 from quart.testing.app import LifespanError
 
@@ -33,33 +33,6 @@ CHECKSUMS = f"""{APP_CHECKSUM}  static/js/app.js
 {CHILD_CHECKSUM}  parent/child/static/y.js
 """.encode()
 OTHER_CHECKSUMS = b"99999999aaaaaaaa  static/js/app.js\n"
-
-
-class RecordedRequest(Protocol):
-    @property
-    def path(self) -> str: ...
-
-    @property
-    def headers(self) -> dict[str, str]: ...
-
-
-class ManifestServer(Protocol):
-    """The API of the ``manifest_server`` fixture in ``tests/conftest.py``."""
-
-    def set(
-        self,
-        path: str,
-        body: bytes,
-        *,
-        status: int = 200,
-        headers: dict[str, str] | None = None,
-        delay: float = 0.0,
-    ) -> None: ...
-
-    def url(self, path: str) -> str: ...
-
-    @property
-    def requests(self) -> Sequence[RecordedRequest]: ...
 
 
 def write_file(path: Path, body: bytes = b"// asset\n", *, mtime: int = MTIME) -> Path:
