@@ -34,7 +34,7 @@ from ._config import CDNConfig
 from ._manifest import Manifest
 from ._sources import DEFAULT_MAX_BYTES
 from ._urls import add_query, cdn_url
-from ._versioning import Versioner
+from ._versioning import Snapshot, Versioner
 
 __all__ = ["StarletteCDN"]
 
@@ -144,6 +144,7 @@ class StarletteCDN:
         self._folders: dict[tuple[int, str], str | None] = {}
         self._routers: dict[int, object] = {}
         self._app: Any = None
+        self._pin_key = f"quart_cdn.pin.{id(self)}"
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -244,7 +245,15 @@ class StarletteCDN:
             key = (name, params["path"], scheme, root, router)
         else:
             key = (name, scheme, root, router, *sorted(params.items()))
-        snapshot = self.versioner.snapshot
+        snapshot: Snapshot
+        if request is not None:
+            # The request keeps the snapshot of its first CDN URL, so that a page never
+            # mixes two manifests (setdefault is atomic for threads sharing the scope).
+            snapshot = request.scope.get(self._pin_key)
+            if snapshot is None:
+                snapshot = request.scope.setdefault(self._pin_key, self.versioner.snapshot)
+        else:
+            snapshot = self.versioner.snapshot
         try:
             return snapshot.cache[key]
         except KeyError:

@@ -510,3 +510,27 @@ async def test_starlette_async_with_inside_own_lifespan(
     assert entered == [cdn]
     assert loaded is not None
     assert url == f"http://{DOMAIN}/static/{HASHED}"
+
+
+async def test_starlette_one_page_keeps_one_manifest(static_dir: Path, manifest_file: Path) -> None:
+    """A manifest swapped in while a page renders reaches the next request, not the page."""
+    cdn = StarletteCDN(domain=DOMAIN, manifest=True, manifest_url=str(manifest_file))
+    templates = make_templates(cdn)
+
+    async def page(request: Request) -> Response:
+        first = templates.get_template("url.html").render(
+            request=request, name="static", params={"path": "css/app.css"}
+        )
+        write_file(manifest_file, json.dumps({"css/app.css": "css/app.2.css"}).encode(), mtime=1)
+        await cdn.refresh()  # the new manifest is in force from here on
+        second = templates.get_template("url.html").render(
+            request=request, name="static", params={"path": "css/app.css"}
+        )
+        return Response(f"{first} {second}")
+
+    app = make_app(cdn, static_dir, Route("/page", page))
+    async with serve(app) as client:
+        during = (await client.get("/page")).text
+        after = await get_url(client)
+    assert during == f"http://{DOMAIN}/static/{HASHED} http://{DOMAIN}/static/{HASHED}"
+    assert after == f"http://{DOMAIN}/static/css/app.2.css"
