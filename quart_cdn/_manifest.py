@@ -10,33 +10,60 @@ Three formats are recognised from the content itself:
 Every entry is checked as it is read, so a manifest written by someone else (a CI job, a
 bucket) can never move a URL off the CDN host or out of the static path: see
 ``_check_relative``.
+
+The parser is a generator that reads the text a piece at a time and yields between pieces:
+:func:`parse_manifest` runs it through, :func:`parse_manifest_async` gives the event loop
+back between short slices, so that a 100,000-entry manifest never holds the loop for more
+than a few milliseconds. Fast paths take what needs no care (plain names, simple lines,
+JSON cut into windows by ``_jsonscan``); everything else goes the careful way, whose
+results and messages are the reference.
 """
 
 from __future__ import annotations
 
+import codecs
+import itertools
 import json
 import re
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Generator, Iterator, Mapping
 from typing import Any, Final, Literal
 
-import anyio.to_thread
+import anyio
 
+from ._jsonscan import (
+    CHUNK_ENTRIES as CHUNK_ENTRIES,
+    CHUNK_SIZE as CHUNK_SIZE,
+    MAX_ENTRY_LENGTH as MAX_ENTRY_LENGTH,
+    scan_object,
+)
 from .exceptions import ManifestParseError
 
 __all__ = ["Manifest", "ManifestKind", "parse_manifest", "parse_manifest_async"]
 
 ManifestKind = Literal["checksum", "mapping"]
 
-#: Bodies larger than this are parsed in a worker thread, off the event loop.
-THREAD_PARSE_THRESHOLD: Final = 64 * 1024
-#: The longest key or value accepted (a manifest is data from outside the app).
-MAX_ENTRY_LENGTH: Final = 1024
+#: The longest the async parser holds the event loop before letting other tasks run (s).
+PARSE_SLICE: Final = 0.00025
+#: A turn of the loop that takes longer than BUSY_LOOP means others have work; the parser
+#: then pauses PARSE_PAUSE between slices (seconds), taking at most a fifth of the loop.
+BUSY_LOOP: Final = 0.0002
+PARSE_PAUSE: Final = 0.001
 
 _CHECKSUM_LINE = re.compile(r"(\\?)([0-9A-Fa-f]{8,}) [ *](.+)")
 _UNESCAPE: Final = {"n": "\n", "r": "\r", "\\": "\\"}
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 # C0 controls, DEL, C1 controls and the characters that end a URL path.
 _FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f?#\\]")
+
+# Fast paths, each for what needs no care; all else takes the careful path, which has the
+# messages. A checksum line with no escapes, no "./" or "/" before the path, no "\r" but a
+# CRLF file's; what _check_relative accepts, in one match.
+_SIMPLE_LINE = re.compile(r"([0-9A-Fa-f]{8,}) [ *]([^./\r][^\r]*)\r?")
+_SEGMENT = r"(?!\.\.?(?:/|\Z))[^/\x00-\x1f\x7f-\x9f?#\\]+"
+_RELATIVE = re.compile(rf"(?![A-Za-z][A-Za-z0-9+.\-]*:)/?(?:{_SEGMENT}/)*{_SEGMENT}/?")
+_NOT_SPACE = re.compile(r"\S")
+_INNER_SPACE = re.compile(r"\S\s+\S")
 
 
 class Manifest(Mapping[str, str]):
@@ -101,6 +128,25 @@ class Manifest(Mapping[str, str]):
 
     __hash__ = None  # type: ignore[assignment]
 
+    @classmethod
+    def _adopt(
+        cls, entries: dict[str, str], *, kind: ManifestKind, format: str, source: str | None
+    ) -> Manifest:
+        """A manifest of the parser's own ``entries``, not copied (100,000 entries take
+        milliseconds to copy, all in one go)."""
+        manifest = cls.__new__(cls)
+        object.__setattr__(manifest, "_entries", entries)
+        object.__setattr__(manifest, "kind", kind)
+        object.__setattr__(manifest, "format", format)
+        object.__setattr__(manifest, "source", source)
+        return manifest
+
+
+#: The parser's shape: a generator that yields between chunks and returns the manifest.
+Steps = Generator[None, None, Manifest]
+#: What the parser reads: bytes (UTF-8) or text.
+Data = bytes | bytearray | str
+
 
 def _where(source: str | None) -> str:
     return f"Manifest {source!r}" if source else "Manifest"
@@ -141,44 +187,94 @@ def _check_relative(value: object, what: str, source: str | None) -> str:
     return value
 
 
-def _parse_checksums(text: str, source: str | None) -> Manifest:
+def _checksum_line(line: str, number: int, source: str | None) -> tuple[str, str] | None:
+    """One checksum line as ``(path, checksum)``, ``None`` for a blank line, or refused."""
+    line = line.removesuffix("\r")
+    if not line.strip():
+        return None
+    match = _CHECKSUM_LINE.fullmatch(line)
+    if match is None:
+        shown = line if len(line) <= 80 else line[:77] + "..."
+        raise ManifestParseError(
+            f"{_where(source)} line {number} is not a checksum line "
+            f"('<hex checksum>  <path>', as md5sum prints it): {shown!r}",
+            source=source,
+            line=number,
+        )
+    escaped, checksum, path = match.groups()
+    if escaped:
+        # md5sum escapes a path holding "\", a newline or a CR: "\\", "\n", "\r".
+        path = re.sub(r"\\(.)", lambda m: _UNESCAPE.get(m[1], m[1]), path)
+    if path.startswith("./"):
+        path = path[2:]
+    elif path.startswith("/"):
+        path = path[1:]
+    if not path or len(path) > MAX_ENTRY_LENGTH:
+        raise ManifestParseError(
+            f"{_where(source)} line {number} has an empty or over-long path",
+            source=source,
+            line=number,
+        )
+    return path, checksum.lower()
+
+
+def _decode(data: Data, source: str | None) -> str:
+    """The whole text at once, for the careful paths (and the message of a bad byte)."""
+    if isinstance(data, str):
+        return data.removeprefix("\ufeff")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ManifestParseError(
+            f"{_where(source)} is not UTF-8 text: {exc}", source=source
+        ) from exc
+
+
+def _pieces(data: Data) -> Iterator[str]:
+    """The text, CHUNK_SIZE at a time. Never the whole text as one string: the page faults
+    of a fresh 20 MB string alone hold the event loop for milliseconds."""
+    if isinstance(data, str):
+        data = data.removeprefix("\ufeff")
+        for start in range(0, len(data), CHUNK_SIZE):
+            yield data[start : start + CHUNK_SIZE]
+        return
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    for start in range(0, len(data), CHUNK_SIZE):
+        yield decoder.decode(data[start : start + CHUNK_SIZE])
+    yield decoder.decode(b"", final=True)
+
+
+def _checksum_steps(pieces: Iterator[str], source: str | None) -> Steps:
     entries: dict[str, str] = {}
+    simple = _SIMPLE_LINE.fullmatch
+    number = 0
+    begun: list[str] = []  # the start of a line that the next piece goes on with
     # md5sum ends a line only at "\n" (str.splitlines would also split at "\f", "\x85"...);
     # a raw "\r" before it is a CRLF file's, since md5sum escapes one in a name as "\r".
-    for number, line in enumerate(text.split("\n"), start=1):
-        line = line.removesuffix("\r")
-        if not line.strip():
+    for piece in itertools.chain(pieces, [None]):
+        if piece is None:  # the end: what is left is the last line
+            lines = ["".join(begun)]
+        elif (cut := piece.rfind("\n")) >= 0:
+            lines = "".join([*begun, piece[:cut]]).split("\n")
+            begun = [piece[cut + 1 :]]
+        else:
+            begun.append(piece)
             continue
-        match = _CHECKSUM_LINE.fullmatch(line)
-        if match is None:
-            shown = line if len(line) <= 80 else line[:77] + "..."
-            raise ManifestParseError(
-                f"{_where(source)} line {number} is not a checksum line "
-                f"('<hex checksum>  <path>', as md5sum prints it): {shown!r}",
-                source=source,
-                line=number,
-            )
-        escaped, checksum, path = match.groups()
-        if escaped:
-            # md5sum escapes a path holding "\", a newline or a CR: "\\", "\n", "\r".
-            path = re.sub(r"\\(.)", lambda m: _UNESCAPE.get(m[1], m[1]), path)
-        if path.startswith("./"):
-            path = path[2:]
-        elif path.startswith("/"):
-            path = path[1:]
-        if not path or len(path) > MAX_ENTRY_LENGTH:
-            raise ManifestParseError(
-                f"{_where(source)} line {number} has an empty or over-long path",
-                source=source,
-                line=number,
-            )
-        entries[path] = checksum.lower()
+        for line in lines:
+            number += 1
+            match = simple(line)
+            if match is not None and len(match[2]) <= MAX_ENTRY_LENGTH:
+                entries[match[2]] = match[1].lower()
+            elif (entry := _checksum_line(line, number, source)) is not None:
+                entries[entry[0]] = entry[1]
+        yield
     if not entries:
         raise ManifestParseError(f"{_where(source)} is empty", source=source)
-    return Manifest(entries, kind="checksum", format="checksum", source=source)
+    return Manifest._adopt(entries, kind="checksum", format="checksum", source=source)
 
 
 def _parse_json(text: str, source: str | None) -> Manifest:
+    """The whole JSON text at once: for the cases :func:`_json_steps` leaves to it."""
     try:
         data = json.loads(text)
     except ValueError as exc:  # json.JSONDecodeError, or a number too large
@@ -207,6 +303,70 @@ def _parse_json(text: str, source: str | None) -> Manifest:
     return Manifest(entries, kind="mapping", format="vite" if vite else "json", source=source)
 
 
+def _json_steps(pieces: Iterator[str], text: str, at: int, source: str | None, data: Data) -> Steps:
+    """A JSON object manifest, read by :func:`scan_object` a window at a time; anything
+    unusual (invalid JSON, a value of the wrong type) goes to :func:`_parse_json`, and a
+    name that needs care to the careful checks below, so that the result and every message
+    are theirs.
+    """
+    scan = yield from scan_object(pieces, text, at)
+    if scan is None:
+        return _parse_json(_decode(data, source).strip(), source)
+    raw, vite = scan.entries, scan.vite
+    kind: ManifestKind = "mapping"
+    format = "vite" if vite else "json"
+
+    if scan.usual:  # nothing to refuse, nothing to change
+        return Manifest._adopt(raw, kind=kind, format=format, source=source)
+
+    entries: dict[str, str] = {}
+    relative = _RELATIVE.fullmatch
+    for count, (key, value) in enumerate(raw.items(), start=1):
+        # As _check_relative (which has the message when this is not enough); the value
+        # first, as _parse_json evaluates it first.
+        if len(value) <= MAX_ENTRY_LENGTH and relative(value):
+            value = value[1:] if value[0] == "/" else value
+        else:
+            value = _check_relative(value, "value", source)
+        if len(key) <= MAX_ENTRY_LENGTH and relative(key):
+            key = key[1:] if key[0] == "/" else key
+        else:
+            key = _check_relative(key, "key", source)
+        entries[key] = value
+        if count % CHUNK_ENTRIES == 0:
+            yield
+    return Manifest._adopt(entries, kind=kind, format=format, source=source)
+
+
+def _steps(data: Data, source: str | None) -> Steps:
+    """The parser, as a generator that yields between chunks and returns the manifest."""
+    pieces = _pieces(data)
+    read: list[str] = []
+    try:
+        for piece in pieces:  # up to the first piece that is not all white space
+            read.append(piece)
+            if _NOT_SPACE.search(piece):
+                break
+    except UnicodeDecodeError:
+        _decode(data, source)  # raises, with the message of the whole text
+    head = "".join(read)
+    first = _NOT_SPACE.search(head)
+    if first is None:
+        raise ManifestParseError(f"{_where(source)} is empty", source=source)
+    if head[first.start()] == "{":
+        return (yield from _json_steps(pieces, head, first.start(), source, data))
+    if head[first.start()] in '["' or _INNER_SPACE.search(head) is None:
+        # Other JSON, or one word (a number?): refused or small, so taken whole.
+        stripped = _decode(data, source).strip()
+        if stripped[0] in '["' or stripped in ("null", "true", "false") or _is_number(stripped):
+            return _parse_json(stripped, source)
+    try:
+        return (yield from _checksum_steps(itertools.chain([head], pieces), source))
+    except (ManifestParseError, UnicodeDecodeError):
+        _decode(data, source)  # a text that is not UTF-8 fails as that first
+        raise
+
+
 def parse_manifest(data: bytes | str, *, source: str | None = None) -> Manifest:
     """Parse a manifest in any of the three formats, detected from its content.
 
@@ -218,21 +378,13 @@ def parse_manifest(data: bytes | str, *, source: str | None = None) -> Manifest:
         ManifestParseError: empty, not UTF-8, or matches no format; the message names the
             source and, for checksum lines, the first bad line's number.
     """
-    if isinstance(data, bytes):
+    steps = _steps(data, source)
+    while True:
         try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise ManifestParseError(
-                f"{_where(source)} is not UTF-8 text: {exc}", source=source
-            ) from exc
-    else:
-        text = data.removeprefix("\ufeff")
-    stripped = text.strip()
-    if not stripped:
-        raise ManifestParseError(f"{_where(source)} is empty", source=source)
-    if stripped[0] in '{["' or stripped in ("null", "true", "false") or _is_number(stripped):
-        return _parse_json(stripped, source)
-    return _parse_checksums(text, source)
+            next(steps)
+        except StopIteration as done:
+            manifest: Manifest = done.value
+            return manifest
 
 
 def _is_number(text: str) -> bool:
@@ -243,12 +395,25 @@ def _is_number(text: str) -> bool:
     return True
 
 
-async def parse_manifest_async(data: bytes, *, source: str | None = None) -> Manifest:
-    """:func:`parse_manifest`, in a worker thread when ``data`` is large.
+async def parse_manifest_async(data: bytes | bytearray, *, source: str | None = None) -> Manifest:
+    """:func:`parse_manifest`, on the event loop but a slice at a time.
 
-    A small manifest is parsed inline (a thread hop costs more than the parse); a large one
-    is parsed off the event loop so that requests go on while it is read.
+    The parser gives the loop back at least every PARSE_SLICE seconds, so requests go on
+    while a large manifest is read; when other tasks had work waiting (a server under
+    load), it also waits PARSE_PAUSE before its next slice, so that a reload spreads thin
+    over the requests instead of delaying the few that come at the same time. (A worker
+    thread would not help: ``json.loads`` and dict building hold the GIL, and so the loop.)
     """
-    if len(data) < THREAD_PARSE_THRESHOLD:
-        return parse_manifest(data, source=source)
-    return await anyio.to_thread.run_sync(lambda: parse_manifest(data, source=source))
+    steps = _steps(data, source)
+    deadline = time.perf_counter() + PARSE_SLICE
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            manifest: Manifest = done.value
+            return manifest
+        if (now := time.perf_counter()) >= deadline:
+            await anyio.sleep(0)
+            if time.perf_counter() - now > BUSY_LOOP:
+                await anyio.sleep(PARSE_PAUSE)
+            deadline = time.perf_counter() + PARSE_SLICE

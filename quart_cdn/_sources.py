@@ -12,6 +12,7 @@ names the source and the cause; foreign errors are chained with ``raise ... from
 from __future__ import annotations
 
 import os
+import ssl
 import stat
 from pathlib import Path
 from typing import Final
@@ -161,9 +162,17 @@ class UrlManifestSource(ManifestSource):
         self._owned: httpx.AsyncClient | None = None
         self._validators: dict[str, str] = {}
         self._manifest: Manifest | None = None
+        self._ssl_context: ssl.SSLContext | None = None
+
+    async def _load_ca_bundle(self) -> None:
+        # httpx would load it in AsyncClient(), holding the event loop for tens of
+        # milliseconds; in a worker thread the loop goes on (OpenSSL releases the GIL).
+        if self._ssl_context is None:
+            self._ssl_context = await anyio.to_thread.run_sync(httpx.create_ssl_context)
 
     def _new_client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
+            verify=self._ssl_context or True,
             timeout=self.timeout,
             follow_redirects=False,
             headers={"User-Agent": f"quart-cdn/{__version__}"},
@@ -171,7 +180,9 @@ class UrlManifestSource(ManifestSource):
 
     async def open(self) -> None:
         if self._client is None and self._owned is None:
-            self._owned = self._new_client()
+            await self._load_ca_bundle()
+            if self._owned is None:
+                self._owned = self._new_client()
 
     async def aclose(self) -> None:
         owned, self._owned = self._owned, None
@@ -184,6 +195,7 @@ class UrlManifestSource(ManifestSource):
             with anyio.fail_after(self.timeout):
                 if client is not None:
                     return await self._fetch(client)
+                await self._load_ca_bundle()
                 async with self._new_client() as temporary:
                     return await self._fetch(temporary)
         except TimeoutError as exc:
@@ -219,6 +231,9 @@ class UrlManifestSource(ManifestSource):
         status = response.status_code
         if status == 304:
             if sent_validators and self._manifest is not None:
+                # A 304 has no body; reading its end lets the pool keep the connection, so
+                # that the next check costs no new TCP connection.
+                await response.aread()
                 return self._manifest
             raise self._fail("answered 304 Not Modified to a request without validators")
         if status != 200:
@@ -233,7 +248,7 @@ class UrlManifestSource(ManifestSource):
             body += chunk
             if len(body) > self.max_bytes:
                 raise self._too_big()
-        manifest = await parse_manifest_async(bytes(body), source=self.url)
+        manifest = await parse_manifest_async(body, source=self.url)
         validators = {}
         if etag := response.headers.get("etag"):
             validators["If-None-Match"] = etag

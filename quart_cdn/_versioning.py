@@ -27,22 +27,41 @@ logger = logging.getLogger("quart_cdn")
 
 #: Caps that keep hostile or runaway input (user-chosen file names) from growing memory.
 MAX_CACHED_URLS: Final = 50_000
+MAX_VIEWS: Final = 100
 MAX_CACHED_MTIMES: Final = 100_000
 MAX_WARNINGS: Final = 10_000
 
 
 class Snapshot:
-    """A manifest (or ``None``) and the URLs already built from it."""
+    """A manifest (or ``None``) and the URLs already built from it.
 
-    __slots__ = ("cache", "manifest")
+    ``cache`` takes any key that holds everything a URL depends on. A view holds the URLs
+    of one scheme and root path by ``(endpoint, filename)`` alone: a smaller key for the
+    Quart adapter's hot path, whose request pins its scheme and root path to a view.
+    """
+
+    __slots__ = ("cache", "manifest", "stored", "views")
 
     def __init__(self, manifest: Manifest | None) -> None:
         self.manifest = manifest
         self.cache: dict[Hashable, str] = {}
+        self.views: dict[tuple[str, str], dict[Hashable, str]] = {}
+        self.stored = 0
 
-    def store(self, key: Hashable, url: str) -> None:
-        if len(self.cache) < MAX_CACHED_URLS:
-            self.cache[key] = url
+    def view(self, scheme: str, root: str) -> dict[Hashable, str]:
+        """The view of ``scheme`` and ``root``; past MAX_VIEWS, a new one that is not kept."""
+        view = self.views.get((scheme, root))
+        if view is None:
+            view = {}
+            if len(self.views) < MAX_VIEWS:  # root paths can come from request headers
+                view = self.views.setdefault((scheme, root), view)
+        return view
+
+    def store(self, key: Hashable, url: str, view: dict[Hashable, str] | None = None) -> None:
+        """Keep ``url`` under ``key`` in ``cache`` (or in ``view``), up to MAX_CACHED_URLS."""
+        if self.stored < MAX_CACHED_URLS:
+            self.stored += 1
+            (self.cache if view is None else view)[key] = url
 
 
 def safe_join(folder: str, filename: str) -> str | None:

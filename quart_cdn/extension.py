@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import weakref
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any, Final
 from urllib.parse import unquote
 
 import quart
 from quart import Quart
+from quart.ctx import RequestContext
 from quart.globals import _cv_app, _cv_request, _cv_websocket
 from quart.wrappers import BaseRequestWebsocket
 from werkzeug.routing import BuildError
@@ -16,19 +18,44 @@ from werkzeug.routing import BuildError
 from ._config import DEFAULTS, CDNConfig, quart_key
 from ._manifest import Manifest
 from ._urls import add_query, cdn_url
-from ._versioning import Versioner
+from ._versioning import Snapshot, Versioner
 
 __all__ = ["CDN", "url_for"]
 
 #: Where an app keeps its per-app state (``app.extensions["cdn"]`` is the CDN object).
 STATE_KEY: Final = "quart_cdn.state"
 _SCHEMES: Final = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
+_STATE_NUMBERS = itertools.count()
+
+
+class _Pin:
+    """What a request's CDN URLs are built from, fixed at its first one: the snapshot (the
+    manifest and its URLs, so that a page never mixes two manifests), the request's default
+    scheme and root path, and the snapshot's view of the URLs for those two."""
+
+    __slots__ = ("root", "scheme", "snapshot", "urls")
+
+    def __init__(self, snapshot: Snapshot, scheme: str, root: str) -> None:
+        self.snapshot = snapshot
+        self.scheme = scheme
+        self.root = root
+        self.urls = snapshot.view(scheme, root)
 
 
 class _AppState:
     """Everything one app needs to build CDN URLs; replaced whole by ``init_app``."""
 
-    __slots__ = ("active", "adapter", "app", "config", "folders", "is_cdn", "versioner")
+    __slots__ = (
+        "active",
+        "adapter",
+        "app",
+        "config",
+        "folders",
+        "is_cdn",
+        "pin_key",
+        "template_global",
+        "versioner",
+    )
 
     def __init__(self, app: Quart, config: CDNConfig) -> None:
         self.app = app
@@ -39,6 +66,9 @@ class _AppState:
         self.adapter = app.url_map.bind("localhost")
         self.is_cdn: dict[str, bool] = {}
         self.folders: dict[str, str | None] = {}
+        # The attribute of a request context that holds this state's pin.
+        self.pin_key = f"_quart_cdn_pin_{next(_STATE_NUMBERS)}"
+        self.template_global = _template_global(self)
 
     def folder(self, endpoint: str) -> str | None:
         """The static folder behind ``endpoint``: the app's or a (nested) blueprint's."""
@@ -59,9 +89,44 @@ class _AppState:
 
     def url_for(self, endpoint: str, values: dict[str, Any]) -> str:
         rctx = _cv_request.get(None)
-        request: BaseRequestWebsocket | None = rctx.request if rctx is not None else None
-        if request is None and (wctx := _cv_websocket.get(None)) is not None:
-            request = wctx.websocket
+        if rctx is not None and len(values) == 1 and "filename" in values:
+            # The hot path, url_for("static", filename=...) in a request: one dict lookup
+            # in the request's view (the template global has a copy of these lines).
+            pin: _Pin | None = rctx.__dict__.get(self.pin_key)
+            if pin is not None:
+                try:
+                    url = pin.urls.get((endpoint, values["filename"]))
+                except TypeError:  # an unhashable filename
+                    url = None
+                if url is not None:
+                    return url
+        return self._url_for(endpoint, values, rctx)
+
+    def _scheme(self, request: BaseRequestWebsocket | None) -> str:
+        """The scheme of a CDN URL when the call does not give ``_scheme``."""
+        https = self.config.https
+        if https is not None:
+            return "https" if https else "http"
+        if request is not None:
+            return _SCHEMES.get(request.scheme, "http")
+        return "https" if self.app.config["PREFER_SECURE_URLS"] else "http"
+
+    def _pin(self, rctx: RequestContext) -> _Pin:
+        """The request's pin, made at its first CDN URL."""
+        pin: _Pin | None = rctx.__dict__.get(self.pin_key)
+        if pin is None:
+            request = rctx.request_websocket
+            new = _Pin(self.versioner.snapshot, self._scheme(request), request.root_path)
+            # The threads of a request share its context object; setdefault is atomic.
+            pin = rctx.__dict__.setdefault(self.pin_key, new)
+        return pin
+
+    def _url_for(self, endpoint: str, values: dict[str, Any], rctx: RequestContext | None) -> str:
+        request: BaseRequestWebsocket | None = None
+        if rctx is not None:
+            request = rctx.request_websocket
+        elif (wctx := _cv_websocket.get(None)) is not None:
+            request = wctx.request_websocket
         if endpoint[:1] == ".":
             blueprint = request.blueprint if request is not None else None
             endpoint = blueprint + endpoint if blueprint else endpoint[1:]
@@ -69,35 +134,42 @@ class _AppState:
         if is_cdn is None:
             is_cdn = self.is_cdn[endpoint] = endpoint.rpartition(".")[2] in self.config.endpoints
         if not is_cdn:
-            return quart.url_for(endpoint, **values)
+            # What quart.url_for gives: it calls the current app's url_for, which is ours.
+            return self.app.url_for(endpoint, **values)
 
+        pin = self._pin(rctx) if rctx is not None and rctx.app is self.app else None
         scheme = values.pop("_scheme", None)
         values.pop("_external", None)  # a CDN URL is always absolute
-        if scheme is None:
-            https = self.config.https
-            if https is not None:
-                scheme = "https" if https else "http"
-            elif request is not None:
-                scheme = _SCHEMES.get(request.scheme, "http")
-            else:
-                scheme = "https" if self.app.config["PREFER_SECURE_URLS"] else "http"
-        root = request.root_path if request is not None else ""
+        view = None
+        if pin is not None:
+            # Pinned for the request, so that a page never mixes two manifests.
+            snapshot, root = pin.snapshot, pin.root
+            if scheme is None:
+                scheme, view = pin.scheme, pin.urls
+        else:
+            snapshot = self.versioner.snapshot
+            root = request.root_path if request is not None else ""
+            scheme = self._scheme(request) if scheme is None else scheme
 
+        # Every key holds all that the URL depends on: endpoint, values, scheme, root path
+        # (a view's are fixed) and the manifest (each snapshot has its own URLs).
         key: Hashable
         if len(values) == 1 and "filename" in values:
-            key = (endpoint, values["filename"], scheme, root)
+            if view is not None:
+                key = (endpoint, values["filename"])
+            else:
+                key = (endpoint, values["filename"], scheme, root)
         else:
-            key = (endpoint, scheme, root, *sorted(values.items()))
-        snapshot = self.versioner.snapshot
+            key, view = (endpoint, scheme, root, *sorted(values.items())), None
         try:
-            return snapshot.cache[key]
+            return (snapshot.cache if view is None else view)[key]
         except KeyError:
             pass
         except TypeError:  # an unhashable value: build without the cache
             key = None
         url, cacheable = self._build(endpoint, values, scheme, root, snapshot.manifest)
         if cacheable and key is not None:
-            snapshot.store(key, url)
+            snapshot.store(key, url, view)
         return url
 
     def _build(
@@ -130,6 +202,34 @@ class _AppState:
         domain = self.config.domain
         assert domain is not None
         return cdn_url(scheme, domain, root + path, anchor), cacheable
+
+
+def _template_global(state: _AppState) -> Callable[..., str]:
+    """The ``url_for`` of the app's templates: :func:`url_for` bound to the app's state.
+
+    A page calls it dozens of times through Jinja's ``Context.call``, so the common call is
+    answered in this one frame, as in :meth:`_AppState.url_for`; the rest goes there, or to
+    the app's own ``url_for`` (what plain Quart installs) when the CDN is off.
+    """
+
+    pin_key = state.pin_key
+
+    def url_for(endpoint: str, **values: Any) -> str:
+        rctx = _cv_request.get(None)
+        if rctx is not None and len(values) == 1 and "filename" in values:
+            pin: _Pin | None = rctx.__dict__.get(pin_key)
+            if pin is not None:
+                try:
+                    url = pin.urls.get((endpoint, values["filename"]))
+                except TypeError:
+                    url = None
+                if url is not None:
+                    return url
+        if state.active:
+            return state.url_for(endpoint, values)
+        return state.app.url_for(endpoint, **values)
+
+    return url_for
 
 
 def url_for(endpoint: str, **values: Any) -> str:
@@ -216,7 +316,7 @@ class CDN:
         if first:
             app.before_serving(self._before_serving)
             app.after_serving(self._after_serving)
-        app.jinja_env.globals["url_for"] = url_for
+        app.jinja_env.globals["url_for"] = app.extensions[STATE_KEY].template_global
 
     @staticmethod
     def _current_state() -> _AppState:

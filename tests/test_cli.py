@@ -10,7 +10,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import types
 from pathlib import Path
 from typing import IO
@@ -127,14 +126,12 @@ def test_manifest_follows_symlinks_without_looping(static: Path, tmp_path: Path)
 
 
 def test_large_tree(tmp_path: Path) -> None:
-    """2,100 files in 40 directories: every one listed, by both commands, quickly."""
+    """2,100 files in 40 directories: every one listed, by both commands (speed is not
+    asserted here: timings belong in benchmarks/, not in tests)."""
     files = {f"d{i % 40:02}/f{i:04}.txt": f"file {i}\n".encode() for i in range(2100)}
     static = make_tree(tmp_path / "static", files)
     for command in ("manifest", "digest"):
-        started = time.perf_counter()
         run(command, static, "-o", tmp_path / command)
-        # Well under a second on a quiet disk; the bound is loose, to catch a quadratic walk.
-        assert time.perf_counter() - started < 10
         assert len(parse_manifest((tmp_path / command).read_bytes())) == 2100
 
 

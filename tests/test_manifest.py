@@ -8,11 +8,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import anyio.to_thread
+import anyio
 import pytest
 
-from quart_cdn import Manifest, ManifestParseError, parse_manifest
-from quart_cdn._manifest import MAX_ENTRY_LENGTH, THREAD_PARSE_THRESHOLD, parse_manifest_async
+from quart_cdn import Manifest, ManifestParseError, _manifest, parse_manifest
+from quart_cdn._manifest import (
+    CHUNK_ENTRIES,
+    CHUNK_SIZE,
+    MAX_ENTRY_LENGTH,
+    parse_manifest_async,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SOURCE = "https://example.com/manifest"
@@ -445,24 +450,30 @@ def _padded_checksums(size: int) -> bytes:
 
 
 @pytest.mark.parametrize(
-    ("size", "threaded"),
-    [(0, False), (THREAD_PARSE_THRESHOLD - 1, False), (THREAD_PARSE_THRESHOLD, True)],
-    ids=["small", "just-below", "large"],
+    ("slice_seconds", "yields"), [(0.0, True), (3600.0, False)], ids=["slice-over", "in-one-go"]
 )
-async def test_manifest_parse_async_inline_or_threaded(
-    monkeypatch: pytest.MonkeyPatch, size: int, threaded: bool
+async def test_manifest_parse_async_gives_the_loop_back_between_slices(
+    monkeypatch: pytest.MonkeyPatch, slice_seconds: float, yields: bool
 ) -> None:
-    data = _padded_checksums(size)
-    calls: list[object] = []
-    original = anyio.to_thread.run_sync
+    """The parser lets other tasks run once a slice of time is used up, and only then."""
+    data = _padded_checksums(4 * CHUNK_SIZE)
+    monkeypatch.setattr(_manifest, "PARSE_SLICE", slice_seconds)
+    ticks = 0
 
-    async def spy(func: Callable[[], Manifest], *args: Any, **kwargs: Any) -> Manifest:
-        calls.append(func)
-        return await original(func, *args, **kwargs)
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await anyio.sleep(0)
 
-    monkeypatch.setattr(anyio.to_thread, "run_sync", spy)
-    manifest = await parse_manifest_async(data, source=SOURCE)
-    assert bool(calls) is threaded
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(ticker)
+        await anyio.sleep(0)
+        before = ticks
+        manifest = await parse_manifest_async(data, source=SOURCE)
+        during = ticks - before
+        tg.cancel_scope.cancel()
+    assert (during > 1) is yields
     assert manifest == parse_manifest(data) == parse_manifest(_padded_checksums(0))
     assert manifest.source == SOURCE
 
@@ -470,14 +481,17 @@ async def test_manifest_parse_async_inline_or_threaded(
 async def test_manifest_parse_async_large_json_equal_to_sync() -> None:
     entries = {f"js/chunk-{i}.js": f"js/chunk-{i}.{i:08x}.js" for i in range(3000)}
     data = json.dumps(entries, indent=2).encode()
-    assert len(data) > THREAD_PARSE_THRESHOLD
+    assert len(entries) > CHUNK_ENTRIES
     manifest = await parse_manifest_async(data)
     assert manifest == parse_manifest(data)
     assert dict(manifest) == entries
 
 
-async def test_manifest_parse_async_error_from_thread() -> None:
-    data = _padded_checksums(THREAD_PARSE_THRESHOLD) + b"bad\n"
+async def test_manifest_parse_async_error_after_several_chunks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_manifest, "PARSE_SLICE", 0.0)
+    data = _padded_checksums(4 * CHUNK_SIZE) + b"bad\n"
     with pytest.raises(ManifestParseError, match=r"line \d+ is not a checksum line") as info:
         await parse_manifest_async(data, source=SOURCE)
     assert info.value.line == data.count(b"\n")
