@@ -55,6 +55,13 @@ class CDNConfig:
     manifest_strict: bool = True
     manifest_max_bytes: int = DEFAULT_MAX_BYTES
 
+    def serves(self, endpoint: str, separator: str = ".") -> bool:
+        """Whether ``endpoint`` is a CDN endpoint: an entry ``x`` matches ``x`` and every
+        ``<blueprint>.x`` (``<mount>:x`` with Starlette's ``":"``)."""
+        return endpoint in self.endpoints or any(
+            endpoint.endswith(separator + entry) for entry in self.endpoints
+        )
+
     @property
     def active(self) -> bool:
         """Whether any URL is changed at all."""

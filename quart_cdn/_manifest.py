@@ -277,7 +277,7 @@ def _parse_json(text: str, source: str | None) -> Manifest:
     """The whole JSON text at once: for the cases :func:`_json_steps` leaves to it."""
     try:
         data = json.loads(text)
-    except ValueError as exc:  # json.JSONDecodeError, or a number too large
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, huge number, deep nesting
         raise ManifestParseError(
             f"{_where(source)} is not valid JSON: {exc}", source=source
         ) from exc

@@ -118,6 +118,8 @@ class FileManifestSource(ManifestSource):
             raise self._fail("is a directory, not a file") from exc
         except OSError as exc:
             raise self._fail(f"cannot be read: {exc.strerror or exc}") from exc
+        except ValueError as exc:  # a NUL byte in the path
+            raise self._fail(f"is not a valid path: {exc}") from exc
         if len(data) > self.max_bytes:
             raise self._too_big()
         manifest = await parse_manifest_async(data, source=self.location)
@@ -168,7 +170,12 @@ class UrlManifestSource(ManifestSource):
         # httpx would load it in AsyncClient(), holding the event loop for tens of
         # milliseconds; in a worker thread the loop goes on (OpenSSL releases the GIL).
         if self._ssl_context is None:
-            self._ssl_context = await anyio.to_thread.run_sync(httpx.create_ssl_context)
+            try:
+                self._ssl_context = await anyio.to_thread.run_sync(httpx.create_ssl_context)
+            except OSError as exc:  # ssl.SSLError too; e.g. SSL_CERT_FILE names no file
+                raise self._fail(
+                    f"cannot be fetched: the TLS CA bundle did not load ({exc})"
+                ) from exc
 
     def _new_client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import re
 from typing import Final
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
-__all__ = ["add_query", "cdn_url", "normalize_domain", "quote_anchor"]
+__all__ = [
+    "REQUEST_SCHEMES",
+    "add_query",
+    "cdn_url",
+    "normalize_domain",
+    "path_only",
+    "quote_anchor",
+]
 
+#: The scheme of a CDN URL for a request's scheme (a websocket's page is http or https).
+REQUEST_SCHEMES: Final = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
 _SCHEME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 _HOSTNAME: Final = re.compile(
     r"(?:[A-Za-z0-9_](?:[A-Za-z0-9_\-]{0,61}[A-Za-z0-9_])?\.)*"
@@ -69,6 +78,15 @@ def normalize_domain(
     if slash and not _PREFIX.fullmatch(slash + prefix):
         raise refuse("has a path prefix with characters that must be percent-encoded")
     return domain
+
+
+def path_only(built: str) -> str:
+    """The path and query of what a router built: a rule with a host or a subdomain builds
+    a whole URL (``http://assets.localhost/x.js``), whose host the CDN's replaces."""
+    if built.startswith("/"):
+        return built
+    parts = urlsplit(built)
+    return f"{parts.path or '/'}?{parts.query}" if parts.query else parts.path or "/"
 
 
 def quote_anchor(anchor: str) -> str:

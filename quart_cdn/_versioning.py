@@ -17,7 +17,7 @@ from typing import Final
 
 from ._config import CDNConfig, quart_key
 from ._manifest import Manifest
-from ._refresh import ManifestRefresher
+from ._refresh import ManifestRefresher, RefresherState
 from ._sources import ManifestSource, source_for
 from .exceptions import ManifestNotLoadedError, NotInManifestError
 
@@ -120,8 +120,14 @@ class Versioner:
     def manifest(self) -> Manifest | None:
         return self.refresher.manifest if self.refresher is not None else None
 
+    @property
+    def running(self) -> bool:
+        return self.refresher is not None and self.refresher.state is RefresherState.RUNNING
+
     async def start(self) -> None:
-        if self.refresher is not None:
+        # With the CDN off (debug, no domain) no URL reads the manifest: don't load it, so
+        # a development app starts without one. cdn.refresh() still loads it on request.
+        if self.refresher is not None and self.config.active:
             await self.refresher.start()
 
     async def stop(self) -> None:

@@ -17,14 +17,13 @@ from werkzeug.routing import BuildError
 
 from ._config import DEFAULTS, CDNConfig, quart_key
 from ._manifest import Manifest
-from ._urls import add_query, cdn_url
+from ._urls import REQUEST_SCHEMES, add_query, cdn_url, path_only
 from ._versioning import Snapshot, Versioner
 
 __all__ = ["CDN", "url_for"]
 
 #: Where an app keeps its per-app state (``app.extensions["cdn"]`` is the CDN object).
 STATE_KEY: Final = "quart_cdn.state"
-_SCHEMES: Final = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
 _STATE_NUMBERS = itertools.count()
 
 
@@ -108,7 +107,7 @@ class _AppState:
         if https is not None:
             return "https" if https else "http"
         if request is not None:
-            return _SCHEMES.get(request.scheme, "http")
+            return REQUEST_SCHEMES.get(request.scheme, "http")
         return "https" if self.app.config["PREFER_SECURE_URLS"] else "http"
 
     def _pin(self, rctx: RequestContext) -> _Pin:
@@ -132,7 +131,7 @@ class _AppState:
             endpoint = blueprint + endpoint if blueprint else endpoint[1:]
         is_cdn = self.is_cdn.get(endpoint)
         if is_cdn is None:
-            is_cdn = self.is_cdn[endpoint] = endpoint.rpartition(".")[2] in self.config.endpoints
+            is_cdn = self.is_cdn[endpoint] = self.config.serves(endpoint)
         if not is_cdn:
             # What quart.url_for gives: it calls the current app's url_for, which is ours.
             return self.app.url_for(endpoint, **values)
@@ -188,7 +187,7 @@ class _AppState:
         if not cacheable:
             app.inject_url_defaults(endpoint, values)
         try:
-            path = self.adapter.build(endpoint, values, method=method)
+            path = path_only(self.adapter.build(endpoint, values, method=method))
         except BuildError as error:
             return app.handle_url_build_error(error, endpoint, values), False
         filename = values.get("filename")
@@ -196,7 +195,9 @@ class _AppState:
         url_key = unquote(path.partition("?")[0]).lstrip("/")
         hashed, version = self.versioner.version(manifest, url_key, filename, self.folder(endpoint))
         if hashed is not None:
-            path = self.adapter.build(endpoint, {**values, "filename": hashed}, method=method)
+            path = path_only(
+                self.adapter.build(endpoint, {**values, "filename": hashed}, method=method)
+            )
         if version is not None:
             path = add_query(path, version)
         domain = self.config.domain
@@ -309,7 +310,13 @@ class CDN:
         config = CDNConfig.from_settings(
             {name: app.config[quart_key(name)] for name in DEFAULTS}, debug_default=app.debug
         )
-        first = STATE_KEY not in app.extensions
+        old: _AppState | None = app.extensions.get(STATE_KEY)
+        if old is not None and old.versioner.running:
+            raise RuntimeError(
+                "CDN.init_app() was called again while the app is serving, which would orphan "
+                "its manifest refresh task; call init_app before the app starts serving"
+            )
+        first = old is None
         app.extensions[STATE_KEY] = _AppState(app, config)
         app.extensions["cdn"] = self
         self._apps.add(app)

@@ -33,12 +33,11 @@ except ImportError as exc:  # pragma: no cover - exercised by a test that hides 
 from ._config import CDNConfig
 from ._manifest import Manifest
 from ._sources import DEFAULT_MAX_BYTES
-from ._urls import add_query, cdn_url
+from ._urls import REQUEST_SCHEMES, add_query, cdn_url
 from ._versioning import Snapshot, Versioner
 
 __all__ = ["StarletteCDN"]
 
-_SCHEMES: Final = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
 #: How many middleware layers around a mounted ``StaticFiles`` are looked through.
 _MAX_WRAPPERS: Final = 16
 
@@ -216,7 +215,7 @@ class StarletteCDN:
     def _cdn_name(self, name: str) -> bool:
         is_cdn = self._is_cdn.get(name)
         if is_cdn is None:
-            is_cdn = self._is_cdn[name] = name.rpartition(":")[2] in self.config.endpoints
+            is_cdn = self._is_cdn[name] = self.config.serves(name, ":")
         return is_cdn
 
     def _url_for(self, context: Context, name: str, params: dict[str, Any]) -> str | None:
@@ -226,7 +225,7 @@ class StarletteCDN:
             scope = request.scope
             provider = scope.get("router") or scope.get("app")
             root: str = scope.get("app_root_path", scope.get("root_path", ""))
-            scheme = _SCHEMES.get(scope.get("scheme", "http"), "http")
+            scheme = REQUEST_SCHEMES.get(scope.get("scheme", "http"), "http")
         elif self._app is not None:  # rendering outside a request (an email, a job)
             provider, root, scheme = self._app, "", "http"
         else:

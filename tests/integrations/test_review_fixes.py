@@ -1,0 +1,161 @@
+"""Cases a review found: dotted CDN_ENDPOINTS entries, rules with a host or subdomain,
+foreign errors from odd manifests, init_app while serving, and no manifest load when the
+CDN is off."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import jinja2
+import pytest
+from asgi_lifespan import LifespanManager
+from quart import Blueprint, Quart
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from quart_cdn import CDN, ManifestLoadError, ManifestParseError, url_for
+from quart_cdn._sources import UrlManifestSource, source_for
+from quart_cdn.starlette import StarletteCDN
+
+DOMAIN = "cdn.example.com"
+
+
+def make_app(tmp_path: Path, **config: object) -> Quart:
+    (tmp_path / "static").mkdir(exist_ok=True)
+    app = Quart(__name__, static_folder=str(tmp_path / "static"))
+    app.config.update(CDN_DOMAIN=DOMAIN, CDN_HTTPS=True, CDN_TIMESTAMP=False, **config)
+    return app
+
+
+async def test_quart_dotted_endpoint_entry_matches_exactly(tmp_path: Path) -> None:
+    """An entry ``admin.static`` serves exactly that endpoint, not the app's ``static``."""
+    app = make_app(tmp_path, CDN_ENDPOINTS=["admin.static"])
+    admin = Blueprint(
+        "admin",
+        __name__,
+        static_folder=str(tmp_path),
+        static_url_path="/static",
+        url_prefix="/admin",
+    )
+    app.register_blueprint(admin)
+    CDN(app)
+    async with app.test_request_context("/"):
+        assert url_for("admin.static", filename="x.js") == f"https://{DOMAIN}/admin/static/x.js"
+        assert url_for("static", filename="x.js") == "/static/x.js"
+
+
+async def test_quart_subdomain_blueprint_keeps_the_cdn_host(tmp_path: Path) -> None:
+    app = make_app(tmp_path, SERVER_NAME="example.com")
+    assets = Blueprint(
+        "assets",
+        __name__,
+        static_folder=str(tmp_path),
+        static_url_path="/static",
+        subdomain="assets",
+    )
+    app.register_blueprint(assets, url_prefix="/s")
+    CDN(app)
+    async with app.app_context():
+        assert url_for("assets.static", filename="x.js") == f"https://{DOMAIN}/s/static/x.js"
+
+
+async def test_quart_host_matching_keeps_the_cdn_host(tmp_path: Path) -> None:
+    (tmp_path / "static").mkdir()
+    app = Quart(
+        __name__,
+        static_folder=str(tmp_path / "static"),
+        host_matching=True,
+        static_host="static.example.com",
+    )
+    app.config.update(CDN_DOMAIN=DOMAIN, CDN_HTTPS=True, CDN_TIMESTAMP=False)
+    CDN(app)
+    async with app.app_context():
+        assert url_for("static", filename="x.js", v="2") == f"https://{DOMAIN}/static/x.js?v=2"
+
+
+def test_starlette_dotted_endpoint_entry_matches_exactly() -> None:
+    cdn = StarletteCDN(domain=DOMAIN, endpoints=["admin:static"])
+    assert cdn.config.serves("admin:static", ":")
+    assert cdn.config.serves("outer:admin:static", ":")
+    assert not cdn.config.serves("static", ":")
+
+
+async def test_starlette_dotted_endpoint_entry_in_a_template(tmp_path: Path) -> None:
+    cdn = StarletteCDN(domain=DOMAIN, https=True, timestamp=False, endpoints=["admin:static"])
+    env = jinja2.Environment(loader=jinja2.DictLoader({"t": "{{ url_for(n, path='x.js') }}"}))
+    templates = Jinja2Templates(env=env)
+    cdn.install(templates)
+
+    async def page(request: Request) -> Response:
+        names = ("admin:static", "static")
+        return Response(" ".join(env.get_template("t").render(request=request, n=n) for n in names))
+
+    admin = Mount("/static", StaticFiles(directory=tmp_path), name="static")
+    app = Starlette(
+        routes=[
+            Route("/", page),
+            Mount("/admin", routes=[admin], name="admin"),
+            Mount("/static", StaticFiles(directory=tmp_path), name="static"),
+        ],
+        lifespan=cdn.lifespan,
+    )
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            text = (await client.get("/")).text
+    assert text == f"https://{DOMAIN}/admin/static/x.js http://t/static/x.js"
+
+
+async def test_deeply_nested_json_is_a_parse_error(tmp_path: Path) -> None:
+    manifest = tmp_path / "m.json"
+    manifest.write_text('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(ManifestParseError, match="is not valid JSON"):
+        await source_for(str(manifest)).load()
+
+
+async def test_nul_byte_in_a_path_is_a_load_error() -> None:
+    with pytest.raises(ManifestLoadError, match="is not a valid path"):
+        await source_for("file:///tmp/x%00y.json").load()
+
+
+async def test_unloadable_ca_bundle_is_a_load_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    source = UrlManifestSource("https://127.0.0.1:9/manifest.json", timeout=2)
+    with pytest.raises(ManifestLoadError, match="TLS CA bundle"):
+        await source.load()
+    with pytest.raises(ManifestLoadError, match="TLS CA bundle"):
+        await source.open()
+    await source.aclose()
+
+
+async def test_init_app_while_serving_is_refused(tmp_path: Path) -> None:
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"x.js": "x.1234abcd.js"}))
+    app = make_app(tmp_path, CDN_MANIFEST=True, CDN_MANIFEST_URL=str(manifest))
+    cdn = CDN(app)
+    async with app.test_app():
+        with pytest.raises(RuntimeError, match="while the app is serving"):
+            cdn.init_app(app)
+        async with app.app_context():
+            assert url_for("static", filename="x.js") == f"https://{DOMAIN}/static/x.1234abcd.js"
+
+
+@pytest.mark.parametrize("config", [{"CDN_DEBUG": True}, {"CDN_DOMAIN": None}])
+async def test_cdn_off_does_not_load_the_manifest_at_startup(
+    tmp_path: Path, config: dict[str, object]
+) -> None:
+    """A development app (CDN off) starts although its strict manifest cannot be loaded."""
+    app = make_app(tmp_path, CDN_MANIFEST=True, CDN_MANIFEST_URL=str(tmp_path / "none.json"))
+    app.config.update(config)
+    cdn = CDN(app)
+    async with app.test_app(), app.test_request_context("/"):
+        assert cdn.manifest is None
+        assert url_for("static", filename="x.js") == "/static/x.js"
