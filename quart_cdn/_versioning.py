@@ -12,8 +12,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Hashable
-from typing import Final
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any, Final
 
 from ._config import CDNConfig, quart_key
 from ._manifest import Manifest
@@ -21,7 +21,7 @@ from ._refresh import ManifestRefresher, RefresherState
 from ._sources import ManifestSource, source_for
 from .exceptions import ManifestNotLoadedError, NotInManifestError
 
-__all__ = ["Snapshot", "Versioner"]
+__all__ = ["Snapshot", "Versioner", "values_key"]
 
 logger = logging.getLogger("quart_cdn")
 
@@ -62,6 +62,26 @@ class Snapshot:
         if self.stored < MAX_CACHED_URLS:
             self.stored += 1
             (self.cache if view is None else view)[key] = url
+
+
+#: Value types whose equal values build equal URLs once the type is in the key.
+_KEYABLE: Final = frozenset({str, int, float, bool, type(None)})
+
+
+def values_key(values: Mapping[str, Any]) -> tuple[tuple[str, type, Any], ...] | None:
+    """The part of a URL cache key for a call's values, or ``None`` for "do not cache".
+
+    Equal values of other types build other URLs (``x=0`` gives ``x=0``, ``x=False`` gives
+    ``x=False``, yet ``0 == False``), so each value's type is in the key; a container could
+    hide such a pair, so calls with one are not cached.
+    """
+    items = []
+    for name, value in sorted(values.items()):
+        kind = type(value)
+        if kind not in _KEYABLE:
+            return None
+        items.append((name, kind, value))
+    return tuple(items)
 
 
 def safe_join(folder: str, filename: str) -> str | None:

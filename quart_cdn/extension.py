@@ -18,7 +18,7 @@ from werkzeug.routing import BuildError
 from ._config import DEFAULTS, CDNConfig, quart_key
 from ._manifest import Manifest
 from ._urls import REQUEST_SCHEMES, add_query, cdn_url, path_only
-from ._versioning import Snapshot, Versioner
+from ._versioning import Snapshot, Versioner, values_key
 
 __all__ = ["CDN", "url_for"]
 
@@ -152,20 +152,19 @@ class _AppState:
 
         # Every key holds all that the URL depends on: endpoint, values, scheme, root path
         # (a view's are fixed) and the manifest (each snapshot has its own URLs).
-        key: Hashable
-        if len(values) == 1 and "filename" in values:
-            if view is not None:
-                key = (endpoint, values["filename"])
-            else:
-                key = (endpoint, values["filename"], scheme, root)
+        # Only str file names are keyed alone: 1 and True are equal keys but other URLs.
+        key: Hashable | None
+        filename = values.get("filename")
+        if len(values) == 1 and type(filename) is str:
+            key = (endpoint, filename) if view is not None else (endpoint, filename, scheme, root)
         else:
-            key, view = (endpoint, scheme, root, *sorted(values.items())), None
-        try:
-            return (snapshot.cache if view is None else view)[key]
-        except KeyError:
-            pass
-        except TypeError:  # an unhashable value: build without the cache
-            key = None
+            view, items = None, values_key(values)
+            key = None if items is None else (endpoint, scheme, root, items)
+        if key is not None:
+            try:
+                return (snapshot.cache if view is None else view)[key]
+            except KeyError:
+                pass
         url, cacheable = self._build(endpoint, values, scheme, root, snapshot.manifest)
         if cacheable and key is not None:
             snapshot.store(key, url, view)

@@ -34,7 +34,7 @@ from ._config import CDNConfig
 from ._manifest import Manifest
 from ._sources import DEFAULT_MAX_BYTES
 from ._urls import REQUEST_SCHEMES, add_query, cdn_url
-from ._versioning import Snapshot, Versioner
+from ._versioning import Snapshot, Versioner, values_key
 
 __all__ = ["StarletteCDN"]
 
@@ -239,11 +239,14 @@ class StarletteCDN:
         router = id(provider)
         if router not in self._routers:
             self._routers[router] = provider
-        key: Hashable
-        if len(params) == 1 and "path" in params:
-            key = (name, params["path"], scheme, root, router)
+        # Only str paths are keyed alone: 1 and True are equal keys but other URLs.
+        key: Hashable | None
+        path = params.get("path")
+        if len(params) == 1 and type(path) is str:
+            key = (name, path, scheme, root, router)
         else:
-            key = (name, scheme, root, router, *sorted(params.items()))
+            items = values_key(params)
+            key = None if items is None else (name, scheme, root, router, items)
         snapshot: Snapshot
         if request is not None:
             # The request keeps the snapshot of its first CDN URL, so that a page never
@@ -253,12 +256,11 @@ class StarletteCDN:
                 snapshot = request.scope.setdefault(self._pin_key, self.versioner.snapshot)
         else:
             snapshot = self.versioner.snapshot
-        try:
-            return snapshot.cache[key]
-        except KeyError:
-            pass
-        except TypeError:  # an unhashable value: build without the cache
-            key = None
+        if key is not None:
+            try:
+                return snapshot.cache[key]
+            except KeyError:
+                pass
         # request.url_for puts the router's path below request.base_url, the app's root path.
         base = request.base_url.path.rstrip("/") if request is not None else ""
         url = self._build(provider, name, params, scheme, base, snapshot.manifest)

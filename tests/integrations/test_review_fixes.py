@@ -21,6 +21,7 @@ from starlette.templating import Jinja2Templates
 
 from quart_cdn import CDN, ManifestLoadError, ManifestParseError, url_for
 from quart_cdn._sources import UrlManifestSource, source_for
+from quart_cdn._versioning import values_key
 from quart_cdn.starlette import StarletteCDN
 
 DOMAIN = "cdn.example.com"
@@ -159,3 +160,24 @@ async def test_cdn_off_does_not_load_the_manifest_at_startup(
     async with app.test_app(), app.test_request_context("/"):
         assert cdn.manifest is None
         assert url_for("static", filename="x.js") == "/static/x.js"
+
+
+async def test_quart_equal_values_of_other_types_get_their_own_urls(tmp_path: Path) -> None:
+    """``0 == False`` and ``1 == True`` but they build other URLs: the cache keeps them apart
+    (found by hypothesis on Python 3.10)."""
+    app = make_app(tmp_path)
+    CDN(app)
+    async with app.test_request_context("/"):
+        for _ in range(2):  # cold, then warm
+            assert url_for("static", filename="a.js", x=0).endswith("/static/a.js?x=0")
+            assert url_for("static", filename="a.js", x=False).endswith("/static/a.js?x=False")
+            assert url_for("static", filename="a.js", x=(0,)).endswith("/static/a.js?x=0")
+            assert url_for("static", filename=1).endswith("/static/1")
+            assert url_for("static", filename=True).endswith("/static/True")
+
+
+def test_values_key_tells_equal_values_of_other_types_apart() -> None:
+    assert values_key({"x": 0}) != values_key({"x": False})
+    assert values_key({"x": 1}) != values_key({"x": 1.0})
+    assert values_key({"b": "2", "a": None}) == values_key({"a": None, "b": "2"})
+    assert values_key({"x": (0,)}) is None  # a container could hide such a pair
