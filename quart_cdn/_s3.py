@@ -12,6 +12,7 @@ same :class:`Manifest` object. Needs the ``quart-cdn[s3]`` extra.
 
 from __future__ import annotations
 
+import contextlib
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any, Final
 
@@ -102,6 +103,7 @@ class S3ManifestSource(ManifestSource):
         # One session per source: resolved credentials (an instance role's) are cached
         # across the short-lived clients of loads made outside open()/aclose().
         self._session = get_session()
+        self._service_data_read = False
         self._stack: AsyncExitStack | None = None
         self._client: S3Client | None = None
         self._lock = anyio.Lock()
@@ -139,7 +141,22 @@ class S3ManifestSource(ManifestSource):
                 self._client = await stack.enter_async_context(self._new_client())
             return self._client
 
+    def _read_service_data(self) -> None:
+        # What creating a client reads from botocore's JSON files, synchronously: about
+        # 70 ms of blocked event loop the first time. Read here, in a worker thread, it is
+        # cached by the session's loader, and creating the client takes a few ms.
+        loader = self._session.get_component("data_loader")
+        for kind in ("service-2", "endpoint-rule-set-1", "paginators-1", "waiters-2"):
+            with contextlib.suppress(Exception):  # not every botocore ships every file
+                loader.load_service_model("s3", kind)
+        for name in ("endpoints", "partitions", "sdk-default-configuration", "_retry"):
+            with contextlib.suppress(Exception):
+                loader.load_data(name)
+        self._service_data_read = True
+
     async def load(self) -> Manifest:
+        if not self._service_data_read:
+            await anyio.to_thread.run_sync(self._read_service_data)
         try:
             with anyio.fail_after(self.timeout):
                 if (stack := self._stack) is not None:
