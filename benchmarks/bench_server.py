@@ -15,8 +15,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,7 +24,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from _fixtures import make_site, manifest_bytes, write_atomically
+from _fixtures import free_port, make_site, manifest_bytes, stop_process, write_atomically
 
 __all__ = ["run_server"]
 
@@ -43,15 +41,9 @@ CONFIGS = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def _uvicorn(site: Path, mode: str, refresh: float) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "BENCH_SITE": str(site), "BENCH_MODE": mode, "BENCH_REFRESH": str(refresh)}
     log = open(site / f"uvicorn-{mode}.log", "w+")  # noqa: SIM115
     proc = subprocess.Popen(
@@ -96,12 +88,7 @@ def _uvicorn(site: Path, mode: str, refresh: float) -> Iterator[str]:
         assert expected in body, body[:300]
         yield url
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()
 
 

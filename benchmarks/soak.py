@@ -28,7 +28,6 @@ import http.server
 import os
 import random
 import re
-import signal
 import socket
 import struct
 import subprocess
@@ -40,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _fixtures import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_DIR = ROOT / "examples" / "quart_app"
@@ -154,13 +154,6 @@ class _Server(http.server.ThreadingHTTPServer):
 
 
 # -- The app under uvicorn ---------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def rss_kib(pid: int) -> int:
@@ -281,12 +274,7 @@ async def soak(args: argparse.Namespace) -> int:
                 end_rss, end_fds = rss_kib(process.pid), open_fds(process.pid)
             elapsed = time.monotonic() - started
         finally:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process)
             manifest_server.shutdown()
             manifest_server.server_close()
         log_text = log_path.read_text(errors="replace")

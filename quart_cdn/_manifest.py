@@ -95,9 +95,14 @@ class Manifest(Mapping[str, str]):
         format: str | None = None,
         source: str | None = None,
     ) -> None:
-        object.__setattr__(self, "_entries", dict(entries))
+        self._set(dict(entries), kind, format or kind, source)
+
+    def _set(
+        self, entries: dict[str, str], kind: ManifestKind, format: str, source: str | None
+    ) -> None:
+        object.__setattr__(self, "_entries", entries)
         object.__setattr__(self, "kind", kind)
-        object.__setattr__(self, "format", format or kind)
+        object.__setattr__(self, "format", format)
         object.__setattr__(self, "source", source)
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -135,10 +140,7 @@ class Manifest(Mapping[str, str]):
         """A manifest of the parser's own ``entries``, not copied (100,000 entries take
         milliseconds to copy, all in one go)."""
         manifest = cls.__new__(cls)
-        object.__setattr__(manifest, "_entries", entries)
-        object.__setattr__(manifest, "kind", kind)
-        object.__setattr__(manifest, "format", format)
-        object.__setattr__(manifest, "source", source)
+        manifest._set(entries, kind, format, source)
         return manifest
 
 
@@ -300,7 +302,9 @@ def _parse_json(text: str, source: str | None) -> Manifest:
                 )
             value = value["file"]
         entries[_check_relative(key, "key", source)] = _check_relative(value, "value", source)
-    return Manifest(entries, kind="mapping", format="vite" if vite else "json", source=source)
+    return Manifest._adopt(
+        entries, kind="mapping", format="vite" if vite else "json", source=source
+    )
 
 
 def _json_steps(pieces: Iterator[str], text: str, at: int, source: str | None, data: Data) -> Steps:
@@ -379,12 +383,19 @@ def parse_manifest(data: bytes | str, *, source: str | None = None) -> Manifest:
             source and, for checksum lines, the first bad line's number.
     """
     steps = _steps(data, source)
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            manifest: Manifest = done.value
-            return manifest
+    while (manifest := _advance(steps)) is None:
+        pass
+    return manifest
+
+
+def _advance(steps: Steps) -> Manifest | None:
+    """Run the parser to its next pause: the manifest when it has finished, else ``None``."""
+    try:
+        next(steps)
+    except StopIteration as done:
+        manifest: Manifest = done.value
+        return manifest
+    return None
 
 
 def _is_number(text: str) -> bool:
@@ -406,14 +417,10 @@ async def parse_manifest_async(data: bytes | bytearray, *, source: str | None = 
     """
     steps = _steps(data, source)
     deadline = time.perf_counter() + PARSE_SLICE
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            manifest: Manifest = done.value
-            return manifest
+    while (manifest := _advance(steps)) is None:
         if (now := time.perf_counter()) >= deadline:
             await anyio.sleep(0)
             if time.perf_counter() - now > BUSY_LOOP:
                 await anyio.sleep(PARSE_PAUSE)
             deadline = time.perf_counter() + PARSE_SLICE
+    return manifest

@@ -226,7 +226,7 @@ def _template_global(state: _AppState) -> Callable[..., str]:
                 if url is not None:
                     return url
         if state.active:
-            return state.url_for(endpoint, values)
+            return state._url_for(endpoint, values, rctx)  # the view was looked in above
         return state.app.url_for(endpoint, **values)
 
     return url_for

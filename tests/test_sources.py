@@ -872,16 +872,3 @@ async def test_url_source_redirect_https_to_https_followed() -> None:
         mock.get(URL).respond(302, headers={"Location": "https://other.example/m.json"})
         mock.get("https://other.example/m.json").respond(200, content=BODY)
         assert len(await UrlManifestSource(URL).load()) == 1
-
-
-async def test_url_source_respx_etag_roundtrip() -> None:
-    with respx.mock() as mock:
-        route = mock.get(URL)
-        route.side_effect = [
-            httpx.Response(200, content=BODY, headers={"ETag": 'W/"v1"'}),
-            httpx.Response(304, headers={"ETag": 'W/"v1"'}),
-        ]
-        source = UrlManifestSource(URL)
-        first = await source.load()
-        assert await source.load() is first
-        assert route.calls[1].request.headers["if-none-match"] == 'W/"v1"'
