@@ -1,6 +1,6 @@
 """Section 4: loading a large manifest of each format from a real file and a real HTTP server.
 
-For each format and source it measures, through the same ``Versioner`` an app uses:
+For each format and source it measures, through the same ``CDNCore`` an app uses:
 
 * the event loop's lag (a ticker task asks for a 1 ms sleep, over and over, and records how
   late it wakes) during the first load, and during the reload of a changed manifest (which
@@ -30,7 +30,7 @@ from pathlib import Path
 from _fixtures import FORMATS, manifest_bytes, write_atomically
 
 from quart_cdn._config import CDNConfig
-from quart_cdn._versioning import Versioner
+from quart_cdn._core import CDNCore
 
 __all__ = ["run_manifest"]
 
@@ -88,11 +88,11 @@ def http_server(directory: Path) -> Iterator[int]:
             proc.wait()
 
 
-def _versioner(location: str) -> Versioner:
-    return Versioner(CDNConfig(domain="cdn.example.com", manifest=True, manifest_url=location))
+def _versioner(location: str) -> CDNCore:
+    return CDNCore(CDNConfig(domain="cdn.example.com", manifest=True, manifest_url=location))
 
 
-def _warm_cache(versioner: Versioner, urls: int = 1000) -> None:
+def _warm_cache(versioner: CDNCore, urls: int = 1000) -> None:
     for i in range(urls):
         versioner.snapshot.store(("static", f"js/f{i}.js", "https", ""), f"https://c/{i}")
 

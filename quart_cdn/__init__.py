@@ -3,12 +3,16 @@
 ``url_for('static', filename=...)`` gives ``https://<CDN_DOMAIN>/static/...`` with a
 cache-busting version: the file's modification time, or a checksum or hashed name from a
 manifest that is loaded asynchronously and reloaded in the background.
+
+The Quart names (:class:`CDN`, :func:`url_for`) are imported on first use, so that
+``import quart_cdn.starlette`` does not import Quart.
 """
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+import typing as _typing
 
+from .__version__ import __version__
 from ._manifest import Manifest, parse_manifest
 from ._sources import FileManifestSource, ManifestSource, UrlManifestSource
 from .exceptions import (
@@ -20,8 +24,11 @@ from .exceptions import (
     ManifestNotLoadedError,
     ManifestParseError,
     NotInManifestError,
+    UsageError,
 )
-from .extension import CDN, url_for
+
+if _typing.TYPE_CHECKING:
+    from .extension import CDN, url_for
 
 __all__ = [
     "CDN",
@@ -37,7 +44,21 @@ __all__ = [
     "ManifestSource",
     "NotInManifestError",
     "UrlManifestSource",
+    "UsageError",
     "__version__",
     "parse_manifest",
     "url_for",
 ]
+
+#: Names that live in the Quart extension, imported when first asked for.
+_QUART_NAMES = frozenset({"CDN", "url_for"})
+
+
+def __getattr__(name: str) -> _typing.Any:
+    if name in _QUART_NAMES:
+        from . import extension
+
+        value = getattr(extension, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'quart_cdn' has no attribute {name!r}")

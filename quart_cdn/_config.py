@@ -13,10 +13,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ._sources import DEFAULT_MAX_BYTES
 from ._urls import normalize_domain
 
-__all__ = ["DEFAULTS", "CDNConfig", "quart_key"]
+__all__ = ["DEFAULTS", "DEFAULT_MAX_BYTES", "DEFAULT_TIMEOUT", "CDNConfig", "quart_key"]
+
+#: The largest manifest accepted by default (a 100,000-entry JSON mapping is about 8 MB).
+DEFAULT_MAX_BYTES: Final = 32 * 1024 * 1024
+#: Seconds allowed for one whole manifest fetch by default.
+DEFAULT_TIMEOUT: Final = 10.0
 
 #: Every setting and its default, by field name. ``debug=None`` means "the app's debug flag".
 DEFAULTS: Final[Mapping[str, Any]] = {
@@ -28,7 +32,7 @@ DEFAULTS: Final[Mapping[str, Any]] = {
     "manifest": False,
     "manifest_url": None,
     "manifest_refresh": None,
-    "manifest_timeout": 10.0,
+    "manifest_timeout": DEFAULT_TIMEOUT,
     "manifest_strict": True,
     "manifest_max_bytes": DEFAULT_MAX_BYTES,
 }
@@ -51,7 +55,7 @@ class CDNConfig:
     manifest: bool = False
     manifest_url: str | None = None
     manifest_refresh: float | None = None
-    manifest_timeout: float = 10.0
+    manifest_timeout: float = DEFAULT_TIMEOUT
     manifest_strict: bool = True
     manifest_max_bytes: int = DEFAULT_MAX_BYTES
 
@@ -74,8 +78,11 @@ class CDNConfig:
         *,
         key: Callable[[str], str] = quart_key,
         debug_default: bool = False,
+        has_source: bool = False,
     ) -> CDNConfig:
         """Validate ``settings`` (by field name; missing ones take :data:`DEFAULTS`).
+
+        ``has_source``: a manifest source was passed in, so ``manifest_url`` may be unset.
 
         Raises:
             ValueError: a bad value; the message names ``key(name)`` and quotes the value.
@@ -118,10 +125,14 @@ class CDNConfig:
         manifest_url = get("manifest_url")
         if manifest_url is not None and not isinstance(manifest_url, str):
             manifest_url = str(manifest_url)  # a pathlib.Path
-        if manifest and not manifest_url:
+        if has_source and not manifest:
+            raise ValueError(
+                f"A manifest source was given but {key('manifest')} is off; turn it on"
+            )
+        if manifest and not manifest_url and not has_source:
             raise ValueError(
                 f"{key('manifest')} is on but {key('manifest_url')} is not set; set it to "
-                "the manifest's http(s):// URL, file:// URL or path"
+                "the manifest's path, or its http(s)://, file:// or s3:// URL"
             )
         max_bytes = get("manifest_max_bytes")
         if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes <= 0:

@@ -14,15 +14,15 @@ import enum
 import logging
 import random
 from collections.abc import Callable
-from typing import Final
+from typing import Final, Protocol
 
 import anyio
 
 from ._manifest import Manifest
 from ._sources import ManifestSource
-from .exceptions import ManifestError
+from .exceptions import ManifestError, UsageError
 
-__all__ = ["ManifestRefresher", "RefresherState"]
+__all__ = ["ManifestRefresher", "RefresherState", "SystemTimer", "Timer"]
 
 logger = logging.getLogger("quart_cdn")
 
@@ -34,8 +34,35 @@ RETRY_CAP: Final = 60.0
 
 
 class RefresherState(enum.Enum):
-    IDLE = "idle"
-    RUNNING = "running"
+    """Where a :class:`ManifestRefresher` is in its life; each misuse has its own message."""
+
+    IDLE = "idle"  # never started
+    STARTING = "starting"  # start() is loading the first manifest
+    RUNNING = "running"  # started; the background task runs when one is needed
+    STOPPED = "stopped"  # stop() has run; start() may run again (an app served twice)
+
+
+class Timer(Protocol):
+    """What the background task waits with; tests inject one that needs no real time."""
+
+    def uniform(self, low: float, high: float) -> float:
+        """A random number in ``[low, high]``, for the jitter."""
+        ...
+
+    async def wait(self, wake: asyncio.Event, seconds: float) -> None:
+        """Return after ``seconds``, or as soon as ``wake`` is set."""
+        ...
+
+
+class SystemTimer:
+    """The real clock and :func:`random.uniform`."""
+
+    def uniform(self, low: float, high: float) -> float:
+        return random.uniform(low, high)
+
+    async def wait(self, wake: asyncio.Event, seconds: float) -> None:
+        with anyio.move_on_after(seconds):
+            await wake.wait()
 
 
 class ManifestRefresher:
@@ -48,6 +75,8 @@ class ManifestRefresher:
             retried in the background (every ``interval`` seconds, or with a backoff from
             about 1 s to about a minute) until a load succeeds.
         on_swap: called with each new manifest, right after it is swapped in.
+        timer: how the background task waits and draws its jitter (a :class:`Timer`);
+            the real clock by default.
 
     Example::
 
@@ -64,11 +93,13 @@ class ManifestRefresher:
         interval: float | None = None,
         strict: bool = True,
         on_swap: Callable[[Manifest], None] | None = None,
+        timer: Timer | None = None,
     ) -> None:
         self.source = source
         self.interval = interval or None
         self.strict = strict
         self.on_swap = on_swap
+        self.timer: Timer = timer or SystemTimer()
         #: The manifest in force, or ``None`` before the first successful load.
         self.manifest: Manifest | None = None
         #: The error of the last failed load, cleared by the next successful one.
@@ -105,20 +136,25 @@ class ManifestRefresher:
 
         Raises:
             ManifestError: strict mode and the first load failed (nothing keeps running).
-            RuntimeError: already started.
+            UsageError: already started, or starting.
         """
         if self.state is RefresherState.RUNNING:
-            raise RuntimeError("ManifestRefresher.start() called twice without stop()")
+            raise UsageError("ManifestRefresher.start() called twice without stop()")
+        if self.state is RefresherState.STARTING:
+            raise UsageError("ManifestRefresher.start() called while another start() runs")
+        self.state = RefresherState.STARTING
         await self.source.open()
         try:
             await self.refresh()
         except ManifestError as exc:
             if self.strict:
+                self.state = RefresherState.STOPPED
                 await self.source.aclose()
                 raise
             logger.warning("%s; URLs fall back until a load succeeds", exc)
             failed = True
         except BaseException:
+            self.state = RefresherState.STOPPED
             await self.source.aclose()
             raise
         else:
@@ -144,13 +180,13 @@ class ManifestRefresher:
             await asyncio.wait([task])
             if not task.cancelled() and task.exception() is not None:
                 logger.error("The manifest refresh task had failed", exc_info=task.exception())
-        self.state = RefresherState.IDLE
+        if self.state is not RefresherState.IDLE:
+            self.state = RefresherState.STOPPED
         self._wake = None
         await self.source.aclose()
 
-    def _delay(self, retry_delay: float | None) -> float:
-        base = retry_delay if retry_delay is not None else (self.interval or RETRY_CAP)
-        return base * random.uniform(1 - JITTER, 1 + JITTER)
+    def _delay(self, base: float) -> float:
+        return base * self.timer.uniform(1 - JITTER, 1 + JITTER)
 
     async def _run(self, *, retrying: bool) -> None:
         # retry_delay is the backoff while no load has succeeded and there is no interval.
@@ -158,13 +194,17 @@ class ManifestRefresher:
         while True:
             wake = self._wake
             assert wake is not None
-            with anyio.move_on_after(self._delay(retry_delay)):
-                await wake.wait()
+            base = retry_delay if retry_delay is not None else self.interval
+            assert base is not None  # without an interval the task runs only to retry
+            await self.timer.wait(wake, self._delay(base))
             wake.clear()
             try:
                 await self.refresh()
             except ManifestError as exc:
-                logger.warning("Manifest refresh failed, keeping the last good one: %s", exc)
+                if self.manifest is None:
+                    logger.warning("Manifest load failed, none loaded yet; will retry: %s", exc)
+                else:
+                    logger.warning("Manifest refresh failed, keeping the last good one: %s", exc)
                 if retry_delay is not None:
                     retry_delay = min(retry_delay * 2, RETRY_CAP)
                 continue
@@ -175,8 +215,6 @@ class ManifestRefresher:
                 )
                 logger.exception("Unexpected error in the manifest refresh task")
                 continue
-            if retry_delay is not None or not self.interval:
-                # The first load has now succeeded; without an interval there is no more to do.
-                if not self.interval:
-                    return
-                retry_delay = None
+            if not self.interval:
+                return  # the first load has now succeeded, and there is no more to do
+            retry_delay = None

@@ -7,6 +7,7 @@ from typing import Final
 from urllib.parse import quote, urlsplit
 
 __all__ = [
+    "CDN_SCHEMES",
     "REQUEST_SCHEMES",
     "add_query",
     "cdn_url",
@@ -99,10 +100,24 @@ def add_query(path: str, item: str) -> str:
     return f"{path}{'&' if '?' in path else '?'}{item}"
 
 
+#: The schemes a CDN URL may have; ``''`` gives a protocol-relative URL.
+CDN_SCHEMES: Final = frozenset({"http", "https", ""})
+
+
 def cdn_url(scheme: str, domain: str, path: str, anchor: str | None = None) -> str:
     """Join a CDN URL; an empty ``scheme`` gives a protocol-relative one (``//host/...``).
 
     ``path`` must start with ``/``, so the host is always ``domain``'s.
+
+    Raises:
+        ValueError: ``scheme`` is not ``http``, ``https`` or ``''`` (``_scheme=`` could
+            otherwise move the host: ``'https://evil.example/#'``).
     """
+    if scheme not in CDN_SCHEMES:
+        shown = scheme if len(scheme) <= 40 else scheme[:37] + "..."
+        raise ValueError(
+            f"_scheme={shown!r} is not a scheme for a CDN URL; use 'https', 'http' or '' "
+            "(protocol-relative)"
+        )
     url = f"{scheme}://{domain}{path}" if scheme else f"//{domain}{path}"
     return url if anchor is None else f"{url}#{quote_anchor(anchor)}"

@@ -7,7 +7,8 @@ The hierarchy::
     │   ├── ManifestLoadError          the source could not be read (network, HTTP status, file)
     │   ├── ManifestParseError         the content matches no manifest format
     │   └── ManifestNotLoadedError     a URL was asked for before any manifest was loaded
-    └── NotInManifestError             (alias: CDNFileNotFoundInManifest) strict mode only
+    ├── NotInManifestError             (alias: CDNFileNotFoundInManifest) strict mode only
+    └── UsageError                     a call that cannot work as made (also a RuntimeError)
 
 Configuration mistakes raise the built-in ``ValueError`` with the offending key in the message.
 Every :class:`ManifestError` carries the manifest's location in ``.source`` (``None`` when
@@ -25,6 +26,7 @@ __all__ = [
     "ManifestNotLoadedError",
     "ManifestParseError",
     "NotInManifestError",
+    "UsageError",
 ]
 
 
@@ -74,6 +76,12 @@ class NotInManifestError(CDNError, LookupError):
     def __init__(self, path: str) -> None:
         super().__init__(f"{path} not found in manifest")
         self.path = path
+
+
+class UsageError(CDNError, RuntimeError):
+    """quart-cdn was used in a way that cannot work: ``cdn.refresh()`` with no app to
+    refresh for or with the manifest off, ``init_app`` while the app is serving, a
+    refresher started twice. The message says what to do instead."""
 
 
 #: Flask-CDN-NG's name for :class:`ManifestError`.

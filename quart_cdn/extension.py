@@ -6,7 +6,6 @@ import itertools
 import weakref
 from collections.abc import Callable, Hashable
 from typing import Any, Final
-from urllib.parse import unquote
 
 import quart
 from quart import Quart
@@ -15,10 +14,13 @@ from quart.globals import _cv_app, _cv_request, _cv_websocket
 from quart.wrappers import BaseRequestWebsocket
 from werkzeug.routing import BuildError
 
+from ._cache import Snapshot, cache_key
 from ._config import DEFAULTS, CDNConfig, quart_key
+from ._core import CDNCore
 from ._manifest import Manifest
-from ._urls import REQUEST_SCHEMES, add_query, cdn_url, path_only
-from ._versioning import Snapshot, Versioner, values_key
+from ._sources import ManifestSource
+from ._urls import path_only
+from .exceptions import UsageError
 
 __all__ = ["CDN", "url_for"]
 
@@ -42,32 +44,22 @@ class _Pin:
 
 
 class _AppState:
-    """Everything one app needs to build CDN URLs; replaced whole by ``init_app``."""
+    """Where one app's CDN state lives: its :class:`CDNCore` and the Quart glue around it
+    (the map adapter, static folders, the request pin). Replaced whole by ``init_app``."""
 
-    __slots__ = (
-        "active",
-        "adapter",
-        "app",
-        "config",
-        "folders",
-        "is_cdn",
-        "pin_key",
-        "template_global",
-        "versioner",
-    )
+    __slots__ = ("active", "adapter", "app", "core", "folders", "pin_key", "url_for")
 
-    def __init__(self, app: Quart, config: CDNConfig) -> None:
+    def __init__(self, app: Quart, core: CDNCore) -> None:
         self.app = app
-        self.config = config
-        self.active = config.active
-        self.versioner = Versioner(config)
+        self.core = core
+        self.active = core.config.active
         # Only the path of what it builds is used; the CDN host is put in front of it.
         self.adapter = app.url_map.bind("localhost")
-        self.is_cdn: dict[str, bool] = {}
         self.folders: dict[str, str | None] = {}
         # The attribute of a request context that holds this state's pin.
         self.pin_key = f"_quart_cdn_pin_{next(_STATE_NUMBERS)}"
-        self.template_global = _template_global(self)
+        #: The app's template global, which :func:`url_for` calls too.
+        self.url_for = _make_url_for(self)
 
     def folder(self, endpoint: str) -> str | None:
         """The static folder behind ``endpoint``: the app's or a (nested) blueprint's."""
@@ -86,41 +78,25 @@ class _AppState:
         self.folders[endpoint] = folder = None if folder is None else str(folder)
         return folder
 
-    def url_for(self, endpoint: str, values: dict[str, Any]) -> str:
-        rctx = _cv_request.get(None)
-        if rctx is not None and len(values) == 1 and "filename" in values:
-            # The hot path, url_for("static", filename=...) in a request: one dict lookup
-            # in the request's view (the template global has a copy of these lines).
-            pin: _Pin | None = rctx.__dict__.get(self.pin_key)
-            if pin is not None:
-                try:
-                    url = pin.urls.get((endpoint, values["filename"]))
-                except TypeError:  # an unhashable filename
-                    url = None
-                if url is not None:
-                    return url
-        return self._url_for(endpoint, values, rctx)
-
     def _scheme(self, request: BaseRequestWebsocket | None) -> str:
         """The scheme of a CDN URL when the call does not give ``_scheme``."""
-        https = self.config.https
-        if https is not None:
-            return "https" if https else "http"
-        if request is not None:
-            return REQUEST_SCHEMES.get(request.scheme, "http")
-        return "https" if self.app.config["PREFER_SECURE_URLS"] else "http"
+        return self.core.scheme(
+            request.scheme if request is not None else None,
+            prefer_secure=self.app.config["PREFER_SECURE_URLS"],
+        )
 
     def _pin(self, rctx: RequestContext) -> _Pin:
         """The request's pin, made at its first CDN URL."""
         pin: _Pin | None = rctx.__dict__.get(self.pin_key)
         if pin is None:
             request = rctx.request_websocket
-            new = _Pin(self.versioner.snapshot, self._scheme(request), request.root_path)
+            new = _Pin(self.core.snapshot, self._scheme(request), request.root_path)
             # The threads of a request share its context object; setdefault is atomic.
             pin = rctx.__dict__.setdefault(self.pin_key, new)
         return pin
 
-    def _url_for(self, endpoint: str, values: dict[str, Any], rctx: RequestContext | None) -> str:
+    def build(self, endpoint: str, values: dict[str, Any], rctx: RequestContext | None) -> str:
+        """Every call that the hot path in :func:`_make_url_for` does not answer."""
         request: BaseRequestWebsocket | None = None
         if rctx is not None:
             request = rctx.request_websocket
@@ -129,10 +105,8 @@ class _AppState:
         if endpoint[:1] == ".":
             blueprint = request.blueprint if request is not None else None
             endpoint = blueprint + endpoint if blueprint else endpoint[1:]
-        is_cdn = self.is_cdn.get(endpoint)
-        if is_cdn is None:
-            is_cdn = self.is_cdn[endpoint] = self.config.serves(endpoint)
-        if not is_cdn:
+        core = self.core
+        if not core.is_cdn(endpoint):
             # What quart.url_for gives: it calls the current app's url_for, which is ours.
             return self.app.url_for(endpoint, **values)
 
@@ -146,29 +120,21 @@ class _AppState:
             if scheme is None:
                 scheme, view = pin.scheme, pin.urls
         else:
-            snapshot = self.versioner.snapshot
+            snapshot = core.snapshot
             root = request.root_path if request is not None else ""
             scheme = self._scheme(request) if scheme is None else scheme
-
-        # Every key holds all that the URL depends on: endpoint, values, scheme, root path
-        # (a view's are fixed) and the manifest (each snapshot has its own URLs).
-        # Only str file names are keyed alone: 1 and True are equal keys but other URLs.
-        key: Hashable | None
         filename = values.get("filename")
-        if len(values) == 1 and type(filename) is str:
-            key = (endpoint, filename) if view is not None else (endpoint, filename, scheme, root)
+        key: Hashable | None
+        if view is not None and len(values) == 1 and type(filename) is str:
+            key = (endpoint, filename)  # the view's short key, which the hot path looks up
         else:
-            view, items = None, values_key(values)
-            key = None if items is None else (endpoint, scheme, root, items)
-        if key is not None:
-            try:
-                return (snapshot.cache if view is None else view)[key]
-            except KeyError:
-                pass
-        url, cacheable = self._build(endpoint, values, scheme, root, snapshot.manifest)
-        if cacheable and key is not None:
-            snapshot.store(key, url, view)
-        return url
+            view, key = None, cache_key(endpoint, values, "filename", scheme, root)
+        return core.cached(
+            snapshot,
+            key,
+            view,
+            lambda: self._build(endpoint, values, scheme, root, snapshot.manifest),
+        )
 
     def _build(
         self,
@@ -178,7 +144,7 @@ class _AppState:
         root: str,
         manifest: Manifest | None,
     ) -> tuple[str, bool]:
-        app = self.app
+        app, adapter = self.app, self.adapter
         anchor = values.pop("_anchor", None)
         method = values.pop("_method", None)
         # url_defaults functions may read per-request state, so their URLs are not cached.
@@ -186,30 +152,35 @@ class _AppState:
         if not cacheable:
             app.inject_url_defaults(endpoint, values)
         try:
-            path = path_only(self.adapter.build(endpoint, values, method=method))
+            path = path_only(adapter.build(endpoint, values, method=method))
         except BuildError as error:
             return app.handle_url_build_error(error, endpoint, values), False
+
+        def rebuild(hashed: str) -> str:
+            return path_only(adapter.build(endpoint, {**values, "filename": hashed}, method=method))
+
         filename = values.get("filename")
-        filename = filename if isinstance(filename, str) else None
-        url_key = unquote(path.partition("?")[0]).lstrip("/")
-        hashed, version = self.versioner.version(manifest, url_key, filename, self.folder(endpoint))
-        if hashed is not None:
-            path = path_only(
-                self.adapter.build(endpoint, {**values, "filename": hashed}, method=method)
-            )
-        if version is not None:
-            path = add_query(path, version)
-        domain = self.config.domain
-        assert domain is not None
-        return cdn_url(scheme, domain, root + path, anchor), cacheable
+        url = self.core.join(
+            manifest,
+            path,
+            rebuild,
+            filename=filename if isinstance(filename, str) else None,
+            folder=self.folder(endpoint),
+            scheme=scheme,
+            prefix=root,
+            anchor=anchor,
+        )
+        return url, cacheable
 
 
-def _template_global(state: _AppState) -> Callable[..., str]:
-    """The ``url_for`` of the app's templates: :func:`url_for` bound to the app's state.
+def _make_url_for(state: _AppState) -> Callable[..., str]:
+    """The CDN-aware ``url_for`` bound to one app: its template global, and what
+    :func:`url_for` calls.
 
-    A page calls it dozens of times through Jinja's ``Context.call``, so the common call is
-    answered in this one frame, as in :meth:`_AppState.url_for`; the rest goes there, or to
-    the app's own ``url_for`` (what plain Quart installs) when the CDN is off.
+    A page calls it dozens of times, so the common call (``filename=`` only, in a request
+    whose pin has the URL) is answered in this one frame; everything else goes to
+    :meth:`_AppState.build`, or to the app's own ``url_for`` (what plain Quart installs)
+    when the CDN is off.
     """
 
     pin_key = state.pin_key
@@ -221,12 +192,12 @@ def _template_global(state: _AppState) -> Callable[..., str]:
             if pin is not None:
                 try:
                     url = pin.urls.get((endpoint, values["filename"]))
-                except TypeError:
+                except TypeError:  # an unhashable filename
                     url = None
                 if url is not None:
                     return url
         if state.active:
-            return state._url_for(endpoint, values, rctx)  # the view was looked in above
+            return state.build(endpoint, values, rctx)
         return state.app.url_for(endpoint, **values)
 
     return url_for
@@ -260,7 +231,7 @@ def url_for(endpoint: str, **values: Any) -> str:
     if ctx is not None:
         state: _AppState | None = ctx.app.extensions.get(STATE_KEY)
         if state is not None and state.active:
-            return state.url_for(endpoint, values)
+            return state.url_for(endpoint, **values)
     return quart.url_for(endpoint, **values)
 
 
@@ -283,22 +254,29 @@ class CDN:
 
     Args:
         app: the app to initialise now, or ``None`` to call :meth:`init_app` later.
+        source: a manifest source of your own (a :class:`~quart_cdn.ManifestSource`), used
+            instead of the one ``CDN_MANIFEST_URL`` names; ``CDN_MANIFEST`` must be on.
     """
 
-    def __init__(self, app: Quart | None = None) -> None:
+    def __init__(self, app: Quart | None = None, *, source: ManifestSource | None = None) -> None:
         self._apps: weakref.WeakSet[Quart] = weakref.WeakSet()
         if app is not None:
-            self.init_app(app)
+            self.init_app(app, source=source)
 
-    def init_app(self, app: Quart) -> None:
+    def init_app(self, app: Quart, *, source: ManifestSource | None = None) -> None:
         """Read the ``CDN_*`` settings of ``app`` (setting the defaults) and hook it up.
 
         Installs :func:`url_for` as the ``url_for`` of the app's templates, loads the
         manifest when the app starts serving and stops the refresh task when it stops.
         Calling it again re-reads the settings.
 
+        Args:
+            app: the app.
+            source: a manifest source of your own for this app (see :class:`CDN`).
+
         Raises:
             ValueError: a setting is invalid; the message names its key.
+            UsageError: the app is already serving.
         """
         for name, default in DEFAULTS.items():
             if name == "debug":
@@ -307,22 +285,24 @@ class CDN:
                 default = list(default)
             app.config.setdefault(quart_key(name), default)
         config = CDNConfig.from_settings(
-            {name: app.config[quart_key(name)] for name in DEFAULTS}, debug_default=app.debug
+            {name: app.config[quart_key(name)] for name in DEFAULTS},
+            debug_default=app.debug,
+            has_source=source is not None,
         )
         old: _AppState | None = app.extensions.get(STATE_KEY)
-        if old is not None and old.versioner.running:
-            raise RuntimeError(
+        if old is not None and old.core.running:
+            raise UsageError(
                 "CDN.init_app() was called again while the app is serving, which would orphan "
                 "its manifest refresh task; call init_app before the app starts serving"
             )
-        first = old is None
-        app.extensions[STATE_KEY] = _AppState(app, config)
+        state = _AppState(app, CDNCore(config, source=source))
+        app.extensions[STATE_KEY] = state
         app.extensions["cdn"] = self
         self._apps.add(app)
-        if first:
+        if old is None:
             app.before_serving(self._before_serving)
             app.after_serving(self._after_serving)
-        app.jinja_env.globals["url_for"] = app.extensions[STATE_KEY].template_global
+        app.jinja_env.globals["url_for"] = state.url_for
 
     @staticmethod
     def _current_state() -> _AppState:
@@ -330,10 +310,10 @@ class CDN:
         return state
 
     async def _before_serving(self) -> None:
-        await self._current_state().versioner.start()
+        await self._current_state().core.start()
 
     async def _after_serving(self) -> None:
-        await self._current_state().versioner.stop()
+        await self._current_state().core.stop()
 
     def _state(self) -> _AppState | None:
         ctx = _cv_app.get(None)
@@ -350,7 +330,7 @@ class CDN:
     def manifest(self) -> Manifest | None:
         """The manifest in force for the current app (or the only app), else ``None``."""
         state = self._state()
-        return state.versioner.manifest if state is not None else None
+        return state.core.manifest if state is not None else None
 
     async def refresh(self) -> Manifest:
         """Load the manifest now, swap it in at once and return it.
@@ -360,12 +340,12 @@ class CDN:
         Raises:
             ManifestError: the manifest could not be loaded or parsed (the message names the
                 source and the cause); the previous manifest stays in force.
-            RuntimeError: no app to refresh for, or ``CDN_MANIFEST`` is off.
+            UsageError: no app to refresh for, or ``CDN_MANIFEST`` is off.
         """
         state = self._state()
         if state is None:
-            raise RuntimeError(
+            raise UsageError(
                 "cdn.refresh() needs an app context when this CDN serves several apps "
                 "(or none yet): use 'async with app.app_context():'"
             )
-        return await state.versioner.refresh()
+        return await state.core.refresh()

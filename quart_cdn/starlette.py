@@ -12,10 +12,9 @@ Needs the ``starlette`` extra: ``pip install 'quart-cdn[starlette]'``.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Any, Final
-from urllib.parse import unquote
 
 try:
     from jinja2 import pass_context
@@ -30,11 +29,11 @@ except ImportError as exc:  # pragma: no cover - exercised by a test that hides 
         "pip install 'quart-cdn[starlette]'"
     ) from exc
 
-from ._config import CDNConfig
+from ._cache import Snapshot, cache_key
+from ._config import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, CDNConfig
+from ._core import CDNCore
 from ._manifest import Manifest
-from ._sources import DEFAULT_MAX_BYTES
-from ._urls import REQUEST_SCHEMES, add_query, cdn_url
-from ._versioning import Snapshot, Versioner, values_key
+from ._sources import ManifestSource
 
 __all__ = ["StarletteCDN"]
 
@@ -93,6 +92,8 @@ class StarletteCDN:
         manifest_timeout: seconds allowed for one fetch.
         manifest_strict: fail loudly on a missing manifest or entry, else fall back.
         manifest_max_bytes: refuse manifests larger than this.
+        source: a manifest source of your own (a :class:`~quart_cdn.ManifestSource`), used
+            instead of the one ``manifest_url`` names; ``manifest`` must be on.
 
     Example::
 
@@ -118,9 +119,10 @@ class StarletteCDN:
         manifest: bool = False,
         manifest_url: str | None = None,
         manifest_refresh: float | None = None,
-        manifest_timeout: float = 10.0,
+        manifest_timeout: float = DEFAULT_TIMEOUT,
         manifest_strict: bool = True,
         manifest_max_bytes: int = DEFAULT_MAX_BYTES,
+        source: ManifestSource | None = None,
     ) -> None:
         self.config = CDNConfig.from_settings(
             {
@@ -137,9 +139,9 @@ class StarletteCDN:
                 "manifest_max_bytes": manifest_max_bytes,
             },
             key=_key,
+            has_source=source is not None,
         )
-        self.versioner = Versioner(self.config, key=_key)
-        self._is_cdn: dict[str, bool] = {}
+        self.core = CDNCore(self.config, source=source, key=_key, separator=":")
         self._folders: dict[tuple[int, str], str | None] = {}
         self._routers: dict[int, object] = {}
         self._app: Any = None
@@ -163,7 +165,7 @@ class StarletteCDN:
             yield
 
     async def __aenter__(self) -> StarletteCDN:
-        await self.versioner.start()
+        await self.core.start()
         return self
 
     async def __aexit__(
@@ -172,12 +174,12 @@ class StarletteCDN:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.versioner.stop()
+        await self.core.stop()
 
     @property
     def manifest(self) -> Manifest | None:
         """The manifest in force, or ``None``."""
-        return self.versioner.manifest
+        return self.core.manifest
 
     async def refresh(self) -> Manifest:
         """Load the manifest now, swap it in at once and return it.
@@ -185,9 +187,9 @@ class StarletteCDN:
         Raises:
             ManifestError: it could not be loaded or parsed (the message names the source
                 and the cause); the previous manifest stays in force.
-            RuntimeError: ``manifest`` is off.
+            UsageError: ``manifest`` is off.
         """
-        return await self.versioner.refresh()
+        return await self.core.refresh()
 
     # -- templates ------------------------------------------------------------------------
 
@@ -202,7 +204,7 @@ class StarletteCDN:
 
         @pass_context
         def url_for(context: Context, name: str, /, **path_params: Any) -> URL:
-            if self.config.active and self._cdn_name(name):
+            if self.config.active and self.core.is_cdn(name):
                 built = self._url_for(context, name, path_params)
                 if built is not None:
                     return URL(built)
@@ -212,12 +214,6 @@ class StarletteCDN:
 
         templates.env.globals["url_for"] = url_for
 
-    def _cdn_name(self, name: str) -> bool:
-        is_cdn = self._is_cdn.get(name)
-        if is_cdn is None:
-            is_cdn = self._is_cdn[name] = self.config.serves(name, ":")
-        return is_cdn
-
     def _url_for(self, context: Context, name: str, params: dict[str, Any]) -> str | None:
         """The CDN URL, or ``None`` when there is neither a request nor a started app."""
         request = context.get("request")
@@ -225,13 +221,12 @@ class StarletteCDN:
             scope = request.scope
             provider = scope.get("router") or scope.get("app")
             root: str = scope.get("app_root_path", scope.get("root_path", ""))
-            scheme = REQUEST_SCHEMES.get(scope.get("scheme", "http"), "http")
+            scheme: str | None = scope.get("scheme", "http")
         elif self._app is not None:  # rendering outside a request (an email, a job)
-            provider, root, scheme = self._app, "", "http"
+            provider, root, scheme = self._app, "", None
         else:
             return None
-        if self.config.https is not None:
-            scheme = "https" if self.config.https else "http"
+        scheme = self.core.scheme(scheme)
 
         # The router is part of the key: one StarletteCDN may serve an app reached both
         # directly and through an outer app's Mount. Routers are unhashable, so use the id
@@ -239,34 +234,24 @@ class StarletteCDN:
         router = id(provider)
         if router not in self._routers:
             self._routers[router] = provider
-        # Only str paths are keyed alone: 1 and True are equal keys but other URLs.
-        key: Hashable | None
-        path = params.get("path")
-        if len(params) == 1 and type(path) is str:
-            key = (name, path, scheme, root, router)
-        else:
-            items = values_key(params)
-            key = None if items is None else (name, scheme, root, router, items)
+        key = cache_key(name, params, "path", scheme, root, router)
         snapshot: Snapshot
         if request is not None:
             # The request keeps the snapshot of its first CDN URL, so that a page never
             # mixes two manifests (setdefault is atomic for threads sharing the scope).
             snapshot = request.scope.get(self._pin_key)
             if snapshot is None:
-                snapshot = request.scope.setdefault(self._pin_key, self.versioner.snapshot)
+                snapshot = request.scope.setdefault(self._pin_key, self.core.snapshot)
         else:
-            snapshot = self.versioner.snapshot
-        if key is not None:
-            try:
-                return snapshot.cache[key]
-            except KeyError:
-                pass
+            snapshot = self.core.snapshot
         # request.url_for puts the router's path below request.base_url, the app's root path.
         base = request.base_url.path.rstrip("/") if request is not None else ""
-        url = self._build(provider, name, params, scheme, base, snapshot.manifest)
-        if key is not None:
-            snapshot.store(key, url)
-        return url
+        return self.core.cached(
+            snapshot,
+            key,
+            None,
+            lambda: (self._build(provider, name, params, scheme, base, snapshot.manifest), True),
+        )
 
     def _build(
         self,
@@ -279,19 +264,16 @@ class StarletteCDN:
     ) -> str:
         url_path: URLPath = provider.url_path_for(name, **params)
         filename = params.get("path")
-        # Mount.url_path_for strips a leading "/" from path=, so the file is the same.
-        filename = filename.lstrip("/") if isinstance(filename, str) else None
-        url_key = unquote(str(url_path).partition("?")[0]).lstrip("/")
-        folder = self._folder(provider, name)
-        hashed, version = self.versioner.version(manifest, url_key, filename, folder)
-        if hashed is not None:
-            url_path = provider.url_path_for(name, **{**params, "path": hashed})
-        path = base + url_path
-        if version is not None:
-            path = add_query(path, version)
-        domain = self.config.domain
-        assert domain is not None
-        return cdn_url(scheme, domain, path)
+        return self.core.join(
+            manifest,
+            str(url_path),
+            lambda hashed: str(provider.url_path_for(name, **{**params, "path": hashed})),
+            # Mount.url_path_for strips a leading "/" from path=, so the file is the same.
+            filename=filename.lstrip("/") if isinstance(filename, str) else None,
+            folder=self._folder(provider, name),
+            scheme=scheme,
+            prefix=base,
+        )
 
     def _folder(self, provider: Any, name: str) -> str | None:
         try:

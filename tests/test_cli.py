@@ -16,8 +16,8 @@ from typing import IO
 import pytest
 from click.testing import CliRunner, Result
 
-from quart_cdn import _cli, _digest
-from quart_cdn._cli import main
+from quart_cdn import _cli
+from quart_cdn._cli import digest as _digest, main
 from quart_cdn._manifest import parse_manifest
 
 CSS = b"body { color: red; }\n" * 40  # compresses well, so --gzip writes a sibling

@@ -19,12 +19,11 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 from _server import ManifestServer
 from quart import Quart, render_template_string
 
-from quart_cdn import CDN, Manifest, ManifestSource, _refresh, parse_manifest, url_for
+from quart_cdn import CDN, Manifest, ManifestSource, parse_manifest, url_for
 from quart_cdn._refresh import JITTER, ManifestRefresher
 from quart_cdn._sources import UrlManifestSource
 
@@ -110,7 +109,7 @@ async def swap_manifest(app: Quart, until: asyncio.Event, minimum: int = SWAPS) 
     """Load new manifests with ``cdn.refresh()``, one per turn of the event loop, at least
     ``minimum`` of them and until ``until`` is set."""
     cdn: CDN = app.extensions["cdn"]
-    refresher = app.extensions["quart_cdn.state"].versioner.refresher
+    refresher = app.extensions["quart_cdn.state"].core.refresher
     refresher.source = source = GenerationSource()
     while source.generation < minimum or not until.is_set():
         manifest = await cdn.refresh()
@@ -216,9 +215,7 @@ class CountingSource(ManifestSource):
         return Manifest({"static/x.js": "abcdef12"}, kind="checksum")
 
 
-async def test_two_refreshers_on_one_source_spread_their_requests(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+async def test_two_refreshers_on_one_source_spread_their_requests() -> None:
     """Two workers started together drift apart: each wait is ``interval * (1 ± JITTER)``.
 
     The clock is virtual: every wait advances the waiting worker's own clock by the delay it
@@ -233,19 +230,24 @@ async def test_two_refreshers_on_one_source_spread_their_requests(
         return next((i for i, r in enumerate(refreshers) if r.task is task), -1)
 
     source = CountingSource(who, lambda: clocks.get(who(), 0.0))
-    refreshers += [ManifestRefresher(source, interval=interval) for _ in range(2)]
     delays: dict[int, list[float]] = {0: [], 1: []}
-    real_move_on_after = anyio.move_on_after
+    rng = random.Random(20240601)
 
-    def virtual_move_on_after(delay: float) -> Any:
-        worker = who()
-        delays[worker].append(delay)
-        clocks[worker] += delay
-        refreshers[worker].refresh_now()  # the wait is over at once
-        return real_move_on_after(delay)
+    class VirtualTimer:
+        """Each wait advances the waiting worker's virtual clock and is over at once."""
 
-    monkeypatch.setattr(_refresh, "random", random.Random(20240601))
-    monkeypatch.setattr(anyio, "move_on_after", virtual_move_on_after)
+        def uniform(self, low: float, high: float) -> float:
+            return rng.uniform(low, high)
+
+        async def wait(self, wake: asyncio.Event, seconds: float) -> None:
+            worker = who()
+            delays[worker].append(seconds)
+            clocks[worker] += seconds
+            await asyncio.sleep(0)
+
+    refreshers += [
+        ManifestRefresher(source, interval=interval, timer=VirtualTimer()) for _ in range(2)
+    ]
     for refresher in refreshers:
         await refresher.start()  # both load at once, at t=0, as workers started together
     try:
@@ -286,7 +288,7 @@ async def test_shutdown_during_a_fetch_is_prompt_and_clean(
     )
     CDN(app)
     await app.startup()
-    refresher: ManifestRefresher = app.extensions["quart_cdn.state"].versioner.refresher
+    refresher: ManifestRefresher = app.extensions["quart_cdn.state"].core.refresher
     source = refresher.source
     assert isinstance(source, UrlManifestSource) and source._owned is not None
     client = source._owned

@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from quart_cdn._config import DEFAULTS, CDNConfig, quart_key
-from quart_cdn._sources import DEFAULT_MAX_BYTES
+from quart_cdn._config import DEFAULT_MAX_BYTES, DEFAULTS, CDNConfig, quart_key
 
 KeyFunc = Callable[[str], str]
 

@@ -67,3 +67,29 @@ def test_exported_members_import_does_not_pull_in_starlette() -> None:
         check=True,
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_exported_members_starlette_adapter_does_not_import_quart() -> None:
+    """`import quart_cdn.starlette` loads neither Quart nor the Quart extension."""
+    code = (
+        "import sys, quart_cdn.starlette\n"
+        "print(sorted(m for m in sys.modules if m in ('quart', 'quart_cdn.extension')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_exported_members_quart_names_load_on_first_use() -> None:
+    """`CDN` and `url_for` come from the extension module, imported when first asked for."""
+    from quart_cdn import extension
+
+    assert quart_cdn.CDN is extension.CDN
+    assert quart_cdn.url_for is extension.url_for
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        _ = quart_cdn.nothing

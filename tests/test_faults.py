@@ -288,7 +288,7 @@ class Cell:
 
     @property
     def refresher(self) -> ManifestRefresher:
-        refresher = self.app.extensions["quart_cdn.state"].versioner.refresher
+        refresher = self.app.extensions["quart_cdn.state"].core.refresher
         assert isinstance(refresher, ManifestRefresher)
         return refresher
 
@@ -399,7 +399,7 @@ async def cell(
         tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
         assert tasks == [], tasks
         for app in apps:
-            refresher = app.extensions["quart_cdn.state"].versioner.refresher
+            refresher = app.extensions["quart_cdn.state"].core.refresher
             assert refresher.task is None
             source = refresher.source
             if isinstance(source, UrlManifestSource):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import re
 import time
 from collections.abc import Callable
@@ -17,7 +16,14 @@ import anyio
 import pytest
 from _server import ManifestServer
 
-from quart_cdn import Manifest, ManifestError, ManifestLoadError, ManifestSource, UrlManifestSource
+from quart_cdn import (
+    Manifest,
+    ManifestError,
+    ManifestLoadError,
+    ManifestSource,
+    UrlManifestSource,
+    UsageError,
+)
 from quart_cdn._refresh import (
     JITTER,
     RETRY_CAP,
@@ -152,7 +158,7 @@ async def test_refresher_strict_failure_raises_and_nothing_runs(
         await refresher.start()
     assert info.value is error
     assert refresher.task is None
-    assert refresher.state is RefresherState.IDLE
+    assert refresher.state is RefresherState.STOPPED
     assert refresher.manifest is None
     assert refresher.last_error is error
     assert fake.closed == 1  # the source was released
@@ -357,7 +363,7 @@ async def test_refresher_stop_cancels_and_awaits_task() -> None:
     await refresher.stop()
     assert task.done() and task.cancelled()
     assert refresher.task is None
-    assert refresher.state is RefresherState.IDLE
+    assert refresher.state is RefresherState.STOPPED
     assert fake.closed == 1
     assert refresher.manifest is M1  # the last manifest stays readable
 
@@ -412,11 +418,13 @@ async def test_refresher_stop_is_idempotent() -> None:
     fake = FakeSource(M1)
     refresher = ManifestRefresher(fake, interval=3600)
     await refresher.stop()  # before start: nothing to do
+    states = [refresher.state]
     await refresher.start()
     await refresher.stop()
     await refresher.stop()
     assert refresher.task is None
-    assert refresher.state is RefresherState.IDLE
+    states.append(refresher.state)
+    assert states == [RefresherState.IDLE, RefresherState.STOPPED]
 
 
 async def test_refresher_start_twice_raises() -> None:
@@ -425,7 +433,7 @@ async def test_refresher_start_twice_raises() -> None:
     await refresher.start()
     try:
         task = refresher.task
-        with pytest.raises(RuntimeError, match=r"start\(\) called twice without stop\(\)"):
+        with pytest.raises(UsageError, match=r"start\(\) called twice without stop\(\)"):
             await refresher.start()
         assert refresher.task is task
         assert fake.loads == 1
@@ -458,21 +466,26 @@ def test_refresher_constants() -> None:
     assert (RETRY_FIRST, RETRY_CAP, JITTER) == (1.0, 60.0, 0.1)
 
 
-@pytest.mark.parametrize(
-    ("interval", "retry_delay", "base"),
-    [
-        (300.0, None, 300.0),
-        (10.0, None, 10.0),
-        (None, 4.0, 4.0),
-        (300.0, 2.0, 2.0),
-        (None, None, RETRY_CAP),
-    ],
-)
-def test_refresher_delay_jitter_within_ten_percent(
-    interval: float | None, retry_delay: float | None, base: float
-) -> None:
+class FakeTimer:
+    """A :class:`~quart_cdn._refresh.Timer` that needs no real time: every wait returns at
+    once and is recorded, and the jitter is the middle of its range unless told otherwise."""
+
+    def __init__(self, pick: Callable[[float, float], float] = lambda a, b: (a + b) / 2) -> None:
+        self.pick = pick
+        self.waits: list[float] = []
+
+    def uniform(self, low: float, high: float) -> float:
+        return self.pick(low, high)
+
+    async def wait(self, wake: asyncio.Event, seconds: float) -> None:
+        self.waits.append(seconds)
+        await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize(("interval", "base"), [(300.0, 300.0), (10.0, 10.0), (None, 4.0)])
+def test_refresher_delay_jitter_within_ten_percent(interval: float | None, base: float) -> None:
     refresher = ManifestRefresher(FakeSource(M1), interval=interval)
-    delays = [refresher._delay(retry_delay) for _ in range(500)]
+    delays = [refresher._delay(base) for _ in range(500)]
     assert all(base * 0.9 <= d <= base * 1.1 for d in delays)
     assert len(set(delays)) > 1  # it does vary
     assert min(delays) < base < max(delays)
@@ -480,27 +493,18 @@ def test_refresher_delay_jitter_within_ten_percent(
 
 @pytest.mark.parametrize(("pick", "factor"), [(min, 0.9), (max, 1.1)])
 def test_refresher_delay_jitter_bounds(
-    monkeypatch: pytest.MonkeyPatch, pick: Callable[[float, float], float], factor: float
+    pick: Callable[[float, float], float], factor: float
 ) -> None:
-    monkeypatch.setattr(random, "uniform", lambda a, b: pick(a, b))
-    refresher = ManifestRefresher(FakeSource(M1), interval=100)
-    assert refresher._delay(None) == pytest.approx(100 * factor)
+    refresher = ManifestRefresher(FakeSource(M1), interval=100, timer=FakeTimer(pick))
+    assert refresher._delay(100) == pytest.approx(100 * factor)
 
 
 async def test_refresher_backoff_doubles_capped_at_sixty(caplog: pytest.LogCaptureFixture) -> None:
     """Without an interval, a failing first load is retried after 1, 2, 4 ... 60, 60 s."""
     failures = 9
     fake = FakeSource(*[_error(n) for n in range(failures)], M1)
-    refresher = ManifestRefresher(fake, strict=False)
-    asked: list[float | None] = []
-    original = refresher._delay
-
-    def no_wait(retry_delay: float | None) -> float:
-        asked.append(retry_delay)
-        original(retry_delay)
-        return 0.0
-
-    refresher._delay = no_wait  # type: ignore[method-assign]
+    timer = FakeTimer()
+    refresher = ManifestRefresher(fake, strict=False, timer=timer)
     await refresher.start()
     try:
         task = refresher.task
@@ -509,7 +513,7 @@ async def test_refresher_backoff_doubles_capped_at_sixty(caplog: pytest.LogCaptu
         assert refresher.manifest is M1
     finally:
         await refresher.stop()
-    assert asked == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0, 60.0]
+    assert timer.waits == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0, 60.0]
     assert fake.loads == failures + 1
     assert len(_records(caplog, logging.WARNING)) == failures
 
@@ -517,18 +521,12 @@ async def test_refresher_backoff_doubles_capped_at_sixty(caplog: pytest.LogCaptu
 async def test_refresher_retries_at_interval_when_set() -> None:
     """With an interval, a failing first load is retried every interval, not with a backoff."""
     fake = FakeSource(_error(1), _error(2), M1, BLOCK)
-    refresher = ManifestRefresher(fake, interval=300, strict=False)
-    asked: list[float | None] = []
-
-    def no_wait(retry_delay: float | None) -> float:
-        asked.append(retry_delay)
-        return 0.0
-
-    refresher._delay = no_wait  # type: ignore[method-assign]
+    timer = FakeTimer()
+    refresher = ManifestRefresher(fake, interval=300, strict=False, timer=timer)
     await refresher.start()
     try:
         await _until(lambda: fake.loads == 4)
     finally:
         await refresher.stop()
-    assert asked == [None, None, None]
+    assert timer.waits == [300.0, 300.0, 300.0]
     assert refresher.manifest is M1

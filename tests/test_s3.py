@@ -30,8 +30,8 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
-from quart_cdn._s3 import S3ManifestSource
 from quart_cdn._sources import source_for
+from quart_cdn._sources.s3 import S3ManifestSource
 from quart_cdn.exceptions import ManifestLoadError
 
 if TYPE_CHECKING:
@@ -262,9 +262,9 @@ async def test_s3_size_cap_while_streaming(s3: S3Client, moto: MotoS3) -> None:
 def test_s3_import_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("aiobotocore", "aiobotocore.config", "aiobotocore.session"):
         monkeypatch.setitem(sys.modules, name, None)
-    monkeypatch.delitem(sys.modules, "quart_cdn._s3")
+    monkeypatch.delitem(sys.modules, "quart_cdn._sources.s3")
     with pytest.raises(ImportError, match=r"pip install 'quart-cdn\[s3\]'"):
-        importlib.import_module("quart_cdn._s3")
+        importlib.import_module("quart_cdn._sources.s3")
     with pytest.raises(ImportError, match=r"quart-cdn\[s3\]"):
         source_for(URL)
 

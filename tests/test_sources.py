@@ -30,7 +30,8 @@ from quart_cdn import (
     UrlManifestSource,
     parse_manifest,
 )
-from quart_cdn._sources import MAX_REDIRECTS, source_for
+from quart_cdn._sources import source_for
+from quart_cdn._sources.http import MAX_REDIRECTS
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BODY = b'{"js/app.js": "js/app.7bfe0aac.js"}'

@@ -20,8 +20,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from quart_cdn import CDN, ManifestLoadError, ManifestParseError, url_for
+from quart_cdn._cache import values_key
 from quart_cdn._sources import UrlManifestSource, source_for
-from quart_cdn._versioning import values_key
 from quart_cdn.starlette import StarletteCDN
 
 DOMAIN = "cdn.example.com"

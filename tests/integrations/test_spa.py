@@ -72,7 +72,7 @@ async def test_spa_deep_links_follow_each_published_release(
     monkeypatch.delenv("CDN_MANIFEST_URL", raising=False)
     app = load("app", monkeypatch).create_app()
     cdn = app.extensions["cdn"]
-    refresher = app.extensions["quart_cdn.state"].versioner.refresher
+    refresher = app.extensions["quart_cdn.state"].core.refresher
 
     async with app.test_app() as test_app:
         client = test_app.test_client()

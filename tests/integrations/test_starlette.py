@@ -143,7 +143,7 @@ def manifest_file(tmp_path: Path) -> Path:
 def test_starlette_cdn_defaults_match_the_quart_keys() -> None:
     """Every keyword mirrors a ``CDN_*`` key with its default; ``debug`` defaults to False."""
     parameters = inspect.signature(StarletteCDN).parameters
-    assert set(parameters) == set(DEFAULTS)
+    assert set(parameters) - {"source"} == set(DEFAULTS)  # source= is an object, not a setting
     for name, default in DEFAULTS.items():
         assert parameters[name].kind is inspect.Parameter.KEYWORD_ONLY
         expected = False if name == "debug" else default
@@ -381,7 +381,7 @@ async def test_starlette_strict_startup_fails_on_unloadable_manifest(
         async with serve(make_app(cdn, static_dir)):
             pass  # pragma: no cover
     assert cdn.manifest is None
-    assert cdn.versioner.refresher is not None and cdn.versioner.refresher.task is None
+    assert cdn.core.refresher is not None and cdn.core.refresher.task is None
 
 
 async def test_starlette_lenient_startup_falls_back_then_retries(
@@ -394,7 +394,7 @@ async def test_starlette_lenient_startup_falls_back_then_retries(
         manifest_url=manifest_server.url("/manifest.json"),
         manifest_strict=False,
     )
-    refresher = cdn.versioner.refresher
+    refresher = cdn.core.refresher
     assert refresher is not None
     with caplog.at_level(logging.WARNING, logger="quart_cdn"):
         async with serve(make_app(cdn, static_dir)) as client:
@@ -474,7 +474,7 @@ async def test_starlette_background_refresh_picks_up_new_manifest(
         manifest_url=manifest_server.url("/manifest.json"),
         manifest_refresh=30,
     )
-    refresher = cdn.versioner.refresher
+    refresher = cdn.core.refresher
     assert refresher is not None
     async with serve(make_app(cdn, static_dir)) as client:
         v1 = await get_url(client)

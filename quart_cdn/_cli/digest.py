@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from ._manifest import MAX_ENTRY_LENGTH, _check_relative
-from .exceptions import CDNError, ManifestParseError
+from .._manifest import MAX_ENTRY_LENGTH, _check_relative
+from ..exceptions import CDNError, ManifestParseError
 
 __all__ = [
     "ALGORITHMS",

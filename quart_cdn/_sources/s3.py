@@ -37,10 +37,11 @@ except ImportError as exc:
         "install it with: pip install 'quart-cdn[s3]'"
     ) from exc
 
-from . import __version__
-from ._manifest import Manifest, parse_manifest_async
-from ._sources import DEFAULT_MAX_BYTES, ManifestSource
-from .exceptions import ManifestLoadError
+from ..__version__ import __version__
+from .._config import DEFAULT_MAX_BYTES
+from .._manifest import Manifest, parse_manifest_async
+from ..exceptions import ManifestLoadError
+from .base import ManifestSource
 
 if TYPE_CHECKING:
     from aiobotocore.session import ClientCreatorContext
@@ -51,14 +52,13 @@ __all__ = ["S3ManifestSource"]
 _CHUNK: Final = 64 * 1024
 
 
-def _split_s3_url(location: str) -> tuple[str, str]:
+def _split_s3_url(location: str, setting: str) -> tuple[str, str]:
     # As the AWS CLI reads them: no percent-decoding, '?' and '#' belong to the key.
     scheme, sep, rest = location.partition("://")
     bucket, _, key = rest.partition("/")
     if not sep or scheme.lower() != "s3" or not bucket or not key or key.endswith("/"):
         raise ValueError(
-            f"CDN_MANIFEST_URL {location!r} is not an S3 object URL; "
-            "use s3://bucket/path/to/manifest.json"
+            f"{setting} {location!r} is not an S3 object URL; use s3://bucket/path/to/manifest.json"
         )
     return bucket, key
 
@@ -78,6 +78,7 @@ class S3ManifestSource(ManifestSource):
             resolves it (``AWS_ENDPOINT_URL_S3``, ``AWS_ENDPOINT_URL``, the profile, AWS).
         client_kwargs: more keyword arguments for ``create_client("s3", ...)``
             (``region_name``, ``aws_access_key_id``...); a ``config`` is merged over ours.
+        setting: the setting that gave ``location``, for messages.
 
     Example::
 
@@ -93,8 +94,10 @@ class S3ManifestSource(ManifestSource):
         max_bytes: int = DEFAULT_MAX_BYTES,
         endpoint_url: str | None = None,
         client_kwargs: dict[str, Any] | None = None,
+        setting: str = "CDN_MANIFEST_URL",
     ) -> None:
-        self.bucket, self.key = _split_s3_url(location)
+        self.setting = setting
+        self.bucket, self.key = _split_s3_url(location, setting)
         self.location = location
         self.timeout = timeout
         self.max_bytes = max_bytes
@@ -109,6 +112,13 @@ class S3ManifestSource(ManifestSource):
         self._lock = anyio.Lock()
         self._etag: str | None = None
         self._manifest: Manifest | None = None
+
+    @classmethod
+    def from_location(
+        cls, location: str, *, timeout: float, max_bytes: int, setting: str
+    ) -> S3ManifestSource:
+        """An ``s3://bucket/key`` URL."""
+        return cls(location, timeout=timeout, max_bytes=max_bytes, setting=setting)
 
     def _new_client(self) -> ClientCreatorContext[S3Client]:
         kwargs = dict(self.client_kwargs)

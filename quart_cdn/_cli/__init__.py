@@ -1,6 +1,6 @@
 """The ``quart-cdn`` command line: make manifests from a static directory.
 
-A thin click shell around :mod:`quart_cdn._digest`. It runs as ``python -m quart_cdn``, as
+A thin click shell around :mod:`quart_cdn._cli.digest`. It runs as ``python -m quart_cdn``, as
 ``quart-cdn`` and, through the ``quart.commands`` entry point, as ``quart cdn``.
 """
 
@@ -15,8 +15,10 @@ from typing import Final
 
 import click
 
-from . import __version__
-from ._digest import (
+from ..__version__ import __version__
+from .._manifest import parse_manifest
+from ..exceptions import ManifestError
+from .digest import (
     ALGORITHMS,
     FileAccessError,
     checksum_manifest,
@@ -30,8 +32,6 @@ from ._digest import (
     write_atomic,
     write_copies,
 )
-from ._manifest import parse_manifest
-from .exceptions import ManifestError
 
 __all__ = ["main"]
 
