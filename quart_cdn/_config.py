@@ -9,6 +9,7 @@ names ``CDN_MANIFEST_URL`` for Quart and ``manifest_url=`` for Starlette.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -35,7 +36,14 @@ DEFAULTS: Final[Mapping[str, Any]] = {
     "manifest_timeout": DEFAULT_TIMEOUT,
     "manifest_strict": True,
     "manifest_max_bytes": DEFAULT_MAX_BYTES,
+    # The app as the CDN's origin (_origin.py).
+    "origin_cache": True,
+    "cors": "*",
+    "precompressed": True,
 }
+
+# An origin as a browser sends it in ``Origin``: scheme://host[:port], nothing after.
+_ORIGIN = re.compile(r"https?://(?:[a-z0-9-]+(?:\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?")
 
 
 def quart_key(name: str) -> str:
@@ -58,6 +66,9 @@ class CDNConfig:
     manifest_timeout: float = DEFAULT_TIMEOUT
     manifest_strict: bool = True
     manifest_max_bytes: int = DEFAULT_MAX_BYTES
+    origin_cache: bool = True
+    cors: str | None = "*"
+    precompressed: bool = True
 
     def serves(self, endpoint: str, separator: str = ".") -> bool:
         """Whether ``endpoint`` is a CDN endpoint: an entry ``x`` matches ``x`` and every
@@ -139,6 +150,15 @@ class CDNConfig:
             raise ValueError(
                 f"{key('manifest_max_bytes')} must be a positive number of bytes, not {max_bytes!r}"
             )
+        cors = get("cors")
+        if cors is not None and cors != "*":
+            if not isinstance(cors, str) or not _ORIGIN.fullmatch(cors.lower()):
+                shown = repr(cors) if len(repr(cors)) <= 80 else repr(cors)[:77] + "..."
+                raise ValueError(
+                    f"{key('cors')} must be '*', one origin such as 'https://app.example.com' "
+                    f"(scheme://host[:port], no path) or None, not {shown}"
+                )
+            cors = cors.lower()
         debug = get("debug")
         timeout = seconds("manifest_timeout", allow_none=False)
         assert timeout is not None
@@ -154,4 +174,7 @@ class CDNConfig:
             manifest_timeout=timeout,
             manifest_strict=bool(get("manifest_strict")),
             manifest_max_bytes=max_bytes,
+            origin_cache=bool(get("origin_cache")),
+            cors=cors,
+            precompressed=bool(get("precompressed")),
         )

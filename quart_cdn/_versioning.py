@@ -47,6 +47,7 @@ class Versioner:
         self.config = config
         self._mtimes: dict[tuple[str, str], int | None] = {}
         self._warned: set[Hashable] = set()
+        self._listed: tuple[Manifest | None, frozenset[str]] = (None, frozenset())
 
     def warn_once(self, key: Hashable, message: str, *args: object) -> None:
         if key not in self._warned:
@@ -138,6 +139,19 @@ class Versioner:
             prefix = url_key[: len(url_key) - len(filename)]
             return hashed[len(prefix) :] if prefix and hashed.startswith(prefix) else hashed
         return manifest.get(filename)  # type: ignore[no-any-return]
+
+    def listed(self, manifest: Manifest | None, url_key: str, filename: str) -> bool:
+        """Whether ``filename`` is a hashed name that ``manifest`` (a mapping) lists, so
+        that its URL, with no other version, is one :meth:`version` gives: the reverse of
+        :meth:`_hashed`, whose value may carry the endpoint's URL path in front."""
+        if manifest is None or manifest.kind != "mapping":
+            return False
+        cached, values = self._listed
+        if cached is not manifest:  # once per manifest; swapped whole, never changed
+            # A name mapped to itself (webpack lists unhashed files so) is not hashed.
+            values = frozenset(value for key, value in manifest.items() if value != key)
+            self._listed = (manifest, values)
+        return filename in values or url_key in values
 
     def _miss(self, url_key: str) -> None:
         if self.config.manifest_strict:

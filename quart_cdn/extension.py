@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import mimetypes
+import os
+import stat
 import weakref
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Final
 
 import quart
 from quart import Quart
 from quart.ctx import RequestContext
 from quart.globals import _cv_app, _cv_request, _cv_websocket
-from quart.wrappers import BaseRequestWebsocket
+from quart.helpers import send_file
+from quart.wrappers import BaseRequestWebsocket, Response
+from werkzeug.datastructures import Headers
+from werkzeug.exceptions import NotFound
 from werkzeug.routing import BuildError
+from werkzeug.security import safe_join
 
 from ._cache import Snapshot, cache_key
 from ._config import DEFAULTS, CDNConfig, quart_key
 from ._core import CDNCore
 from ._manifest import Manifest
+from ._origin import Answer, Origin, merge_vary
 from ._sources import ManifestSource
 from ._urls import path_only
 from .exceptions import UsageError
@@ -47,11 +56,12 @@ class _AppState:
     """Where one app's CDN state lives: its :class:`CDNCore` and the Quart glue around it
     (the map adapter, static folders, the request pin). Replaced whole by ``init_app``."""
 
-    __slots__ = ("active", "adapter", "app", "core", "folders", "pin_key", "url_for")
+    __slots__ = ("active", "adapter", "app", "core", "folders", "origin", "pin_key", "url_for")
 
     def __init__(self, app: Quart, core: CDNCore) -> None:
         self.app = app
         self.core = core
+        self.origin = Origin(core)
         self.active = core.config.active
         # Only the path of what it builds is used; the CDN host is put in front of it.
         self.adapter = app.url_map.bind("localhost")
@@ -171,6 +181,95 @@ class _AppState:
             anchor=anchor,
         )
         return url, cacheable
+
+    # -- the app as the CDN's origin (the rules are in _origin.py) --------------------------
+
+    def origin_before(self) -> Response | None:
+        """Before a request of a CDN static route: serve it by the origin rules, and answer
+        a CORS preflight."""
+        request = quart.request
+        endpoint = request.endpoint
+        if endpoint is None or not self.core.is_cdn(endpoint) or self.folder(endpoint) is None:
+            return None
+        view = self.app.view_functions.get(endpoint)
+        if view is not None and not hasattr(view, _ORIGINAL):  # also a blueprint's, later
+            self.app.view_functions[endpoint] = _origin_view(endpoint, view)
+        if request.method == "OPTIONS" and self.origin.cors is not None:
+            headers = self.origin.preflight_headers(
+                request.headers.get("Access-Control-Request-Headers")
+            )
+            return self.app.response_class("", 204, Headers(headers))
+        return None
+
+    async def serve(self, endpoint: str, filename: str) -> Response:
+        """A static file of ``endpoint``, as Quart sends it, by the origin rules."""
+        request, origin = quart.request, self.origin
+        folder = self.folder(endpoint)
+        assert folder is not None
+        path = safe_join(folder, filename)
+        found: os.stat_result | None = None
+        if path is not None:
+            with contextlib.suppress(OSError, ValueError):
+                found = os.stat(path)
+        query = request.query_string
+        if path is None or found is None or not stat.S_ISREG(found.st_mode):
+            _keep_answer(origin.answer(origin.missing_cache_control(query)))
+            raise NotFound()
+        cache_control = origin.cache_control(
+            url_key=request.path.lstrip("/"),
+            filename=filename,
+            folder=folder,
+            query=query,
+            mtime=found.st_mtime,
+        )
+        mimetype = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        variant = origin.variant(path, found, request.headers.get("Accept-Encoding"))
+        try:
+            response = await send_file(variant.path, mimetype=mimetype, conditional=True)
+        except FileNotFoundError:  # a sibling removed since it was found: the plain file
+            origin.forget(path)
+            variant = origin.variant(path, found, None)
+            response = await send_file(path, mimetype=mimetype, conditional=True)
+        _keep_answer(origin.answer(cache_control, variant))
+        return response
+
+
+_ORIGINAL: Final = "_quart_cdn_original"
+_ANSWER_KEY: Final = "_quart_cdn_answer"
+
+
+def _origin_view(endpoint: str, original: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    """The view that replaces a CDN static route's: the origin rules while the CDN is on,
+    else the original (the state is looked up per call: ``init_app`` may run again)."""
+
+    async def view(filename: str) -> Any:
+        state: _AppState | None = quart.current_app.extensions.get(STATE_KEY)
+        if state is None or not state.origin.enabled:
+            return await quart.current_app.ensure_async(original)(filename=filename)
+        return await state.serve(endpoint, filename)
+
+    setattr(view, _ORIGINAL, original)
+    return view
+
+
+def _keep_answer(answer: Answer) -> None:
+    """Keep the header changes for :func:`_apply_answer`, which also sees error responses."""
+    rctx = _cv_request.get()
+    rctx.__dict__[_ANSWER_KEY] = answer
+
+
+def _apply_answer(response: Response) -> Response:
+    rctx = _cv_request.get(None)
+    answer: Answer | None = rctx.__dict__.get(_ANSWER_KEY) if rctx is not None else None
+    if answer is not None:
+        headers = response.headers
+        for name in answer.drop:
+            headers.pop(name, None)
+        for name, value in answer.headers:
+            headers[name] = value
+        if answer.vary:
+            headers["Vary"] = merge_vary(headers.get("Vary"), answer.vary)
+    return response
 
 
 def _make_url_for(state: _AppState) -> Callable[..., str]:
@@ -302,6 +401,8 @@ class CDN:
         if old is None:
             app.before_serving(self._before_serving)
             app.after_serving(self._after_serving)
+            app.before_request(self._origin_before)
+            app.after_request(_apply_answer)
         app.jinja_env.globals["url_for"] = state.url_for
 
     @staticmethod
@@ -314,6 +415,10 @@ class CDN:
 
     async def _after_serving(self) -> None:
         await self._current_state().core.stop()
+
+    async def _origin_before(self) -> Response | None:
+        state = self._current_state()
+        return state.origin_before() if state.origin.enabled else None
 
     def _state(self) -> _AppState | None:
         ctx = _cv_app.get(None)

@@ -12,17 +12,23 @@ Needs the ``starlette`` extra: ``pip install 'quart-cdn[starlette]'``.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+import mimetypes
+import os
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Final
 
 try:
     from jinja2 import pass_context
     from jinja2.runtime import Context
-    from starlette.datastructures import URL, URLPath
+    from starlette._utils import get_route_path
+    from starlette.datastructures import URL, Headers, MutableHeaders, URLPath
+    from starlette.exceptions import HTTPException
+    from starlette.responses import FileResponse, Response
     from starlette.routing import BaseRoute, Host, Mount
-    from starlette.staticfiles import StaticFiles
+    from starlette.staticfiles import NotModifiedResponse, StaticFiles
     from starlette.templating import Jinja2Templates
+    from starlette.types import Scope
 except ImportError as exc:  # pragma: no cover - exercised by a test that hides starlette
     raise ImportError(
         f"quart_cdn.starlette needs Starlette and Jinja2 ({exc.name or exc} is missing): "
@@ -33,6 +39,7 @@ from ._cache import Snapshot, cache_key
 from ._config import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, CDNConfig
 from ._core import CDNCore
 from ._manifest import Manifest
+from ._origin import Answer, Origin, merge_vary
 from ._sources import ManifestSource
 
 __all__ = ["StarletteCDN"]
@@ -73,6 +80,97 @@ def _static_files(routes: Sequence[BaseRoute], name: str) -> StaticFiles | None:
     return None
 
 
+def _static_mounts(
+    routes: Sequence[BaseRoute], prefix: str = ""
+) -> Iterator[tuple[str, StaticFiles]]:
+    """Every ``StaticFiles`` mounted under a name, with its full name (``admin:static``)."""
+    for route in routes:
+        if isinstance(route, Mount) and route.name is not None:
+            app: object = route.app
+            for _ in range(_MAX_WRAPPERS):
+                if isinstance(app, StaticFiles):
+                    yield prefix + route.name, app
+                    break
+                app = getattr(app, "app", None)
+        if isinstance(route, (Mount, Host)) and not isinstance(route.app, StaticFiles):
+            inner = prefix + route.name + ":" if route.name else prefix
+            yield from _static_mounts(route.routes, inner)
+
+
+def _apply(headers: MutableHeaders, answer: Answer) -> None:
+    for name in answer.drop:
+        del headers[name]
+    for name, value in answer.headers:
+        headers[name] = value
+    if answer.vary:
+        headers["vary"] = merge_vary(headers.get("vary"), answer.vary)
+
+
+def _serve_by_origin(static: StaticFiles, origin: Origin) -> None:
+    """Serve ``static`` by the origin rules (``_origin.py``): its responses get their
+    caching, CORS and precompressed variant from ``origin``. Applied to the instance."""
+    if getattr(static, "_quart_cdn_origin", None) is origin:
+        return
+    get_response = type(static).get_response.__get__(static)
+    folder = None if static.directory is None else os.fspath(static.directory)
+
+    async def origin_get_response(path: str, scope: Scope) -> Response:
+        if scope["method"] == "OPTIONS" and origin.cors is not None:
+            requested = Headers(scope=scope).get("access-control-request-headers")
+            preflight = Response(status_code=204)
+            for name, value in origin.preflight_headers(requested):
+                preflight.headers.append(name, value)
+            return preflight
+        missing = origin.answer(origin.missing_cache_control(scope.get("query_string", b"")))
+        try:
+            response: Response = await get_response(path, scope)
+        except HTTPException as exc:
+            if exc.status_code != 404:
+                raise
+            headers = MutableHeaders(headers=exc.headers)
+            _apply(headers, missing)
+            raise HTTPException(404, exc.detail, dict(headers)) from None
+        if response.status_code == 404:  # html=True's 404.html
+            _apply(response.headers, missing)
+        return response
+
+    def origin_file_response(
+        full_path: str | os.PathLike[str],
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
+    ) -> Response:
+        request_headers = Headers(scope=scope)
+        plain = os.fspath(full_path)
+        root: str = scope.get("app_root_path", "")
+        url_path: str = scope["path"]
+        cache_control = origin.cache_control(
+            url_key=url_path.removeprefix(root).lstrip("/"),
+            filename=get_route_path(scope).lstrip("/"),
+            folder=folder,
+            query=scope.get("query_string", b""),
+            mtime=stat_result.st_mtime,
+        )
+        variant = origin.variant(plain, stat_result, request_headers.get("accept-encoding"))
+        response: Response = FileResponse(
+            variant.path,
+            status_code=status_code,
+            stat_result=variant.stat,
+            media_type=mimetypes.guess_type(plain)[0] or "application/octet-stream",
+            headers={"etag": variant.etag()} if variant.encoding else None,
+        )
+        answer = origin.answer(cache_control, variant)
+        _apply(response.headers, answer)
+        if static.is_not_modified(response.headers, request_headers):
+            response = NotModifiedResponse(response.headers)
+            _apply(response.headers, answer)
+        return response
+
+    static.get_response = origin_get_response  # type: ignore[method-assign]
+    static.file_response = origin_file_response  # type: ignore[method-assign]
+    static._quart_cdn_origin = origin  # type: ignore[attr-defined]
+
+
 class StarletteCDN:
     """Serve a Starlette or FastAPI app's static files from a CDN.
 
@@ -92,6 +190,11 @@ class StarletteCDN:
         manifest_timeout: seconds allowed for one fetch.
         manifest_strict: fail loudly on a missing manifest or entry, else fall back.
         manifest_max_bytes: refuse manifests larger than this.
+        origin_cache: answer the ``StaticFiles`` mounts in ``endpoints`` with
+            ``immutable`` for the current version and ``no-store`` for any other.
+        cors: ``Access-Control-Allow-Origin`` on those mounts' responses (``"*"`` or one
+            origin); ``None``: none.
+        precompressed: serve a ``.br``/``.gz`` sibling that the request accepts.
         source: a manifest source of your own (a :class:`~quart_cdn.ManifestSource`), used
             instead of the one ``manifest_url`` names; ``manifest`` must be on.
 
@@ -122,6 +225,9 @@ class StarletteCDN:
         manifest_timeout: float = DEFAULT_TIMEOUT,
         manifest_strict: bool = True,
         manifest_max_bytes: int = DEFAULT_MAX_BYTES,
+        origin_cache: bool = True,
+        cors: str | None = "*",
+        precompressed: bool = True,
         source: ManifestSource | None = None,
     ) -> None:
         self.config = CDNConfig.from_settings(
@@ -137,11 +243,15 @@ class StarletteCDN:
                 "manifest_timeout": manifest_timeout,
                 "manifest_strict": manifest_strict,
                 "manifest_max_bytes": manifest_max_bytes,
+                "origin_cache": origin_cache,
+                "cors": cors,
+                "precompressed": precompressed,
             },
             key=_key,
             has_source=source is not None,
         )
         self.core = CDNCore(self.config, source=source, key=_key, separator=":")
+        self.origin = Origin(self.core)
         self._folders: dict[tuple[int, str], str | None] = {}
         self._routers: dict[int, object] = {}
         self._app: Any = None
@@ -161,6 +271,10 @@ class StarletteCDN:
             ManifestError: strict mode and the manifest could not be loaded at startup.
         """
         self._app = app
+        if self.origin.enabled:
+            for name, static in _static_mounts(getattr(app, "routes", [])):
+                if self.core.is_cdn(name):
+                    _serve_by_origin(static, self.origin)
         async with self:
             yield
 

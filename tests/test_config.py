@@ -42,6 +42,9 @@ def test_config_from_settings_defaults_equal_contract_table() -> None:
         "manifest_timeout": 10.0,
         "manifest_strict": True,
         "manifest_max_bytes": DEFAULT_MAX_BYTES,
+        "origin_cache": True,
+        "cors": "*",
+        "precompressed": True,
     }
     assert config == CDNConfig()
     assert not config.active
