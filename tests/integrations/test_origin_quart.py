@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import brotli  # type: ignore[import-untyped]
 import pytest
 from quart import Blueprint, Quart
 from quart.typing import TestClientProtocol as Client
@@ -41,7 +42,7 @@ def site(tmp_path: Path) -> Path:
     static = tmp_path / "static"
     write(static / "css/app.css", CSS)
     write(static / "css/app.css.gz", gzip.compress(CSS, mtime=0))
-    write(static / "css/app.css.br", b"\x1b brotli stand-in bytes")
+    write(static / "css/app.css.br", brotli.compress(CSS))
     write(static / HASHED, CSS)
     write(static / "css/app.0ld0ld00.css", b"old build")
     write(static / "js/plain.js", b"// no siblings\n")
