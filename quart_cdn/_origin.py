@@ -75,11 +75,11 @@ def asked_versions(query: str | bytes) -> tuple[str, ...]:
         query = query.decode("latin-1")
     elif "c=" not in query and "t=" not in query:
         return ()
-    return tuple(
-        f"{name}={value}"
-        for name, value in parse_qsl(query, keep_blank_values=True)
-        if name in VERSION_NAMES
-    )
+    if "%" in query or "+" in query:  # escapes: the standard parser (url_for writes none)
+        pairs = parse_qsl(query, keep_blank_values=True)
+    else:
+        pairs = [part.partition("=")[::2] for part in query.split("&")]
+    return tuple(f"{name}={value}" for name, value in pairs if name in VERSION_NAMES)
 
 
 def accepted_encodings(header: str | None) -> dict[str, float]:
@@ -124,11 +124,14 @@ class Variant:
 @dataclass(frozen=True, slots=True)
 class Answer:
     """Header changes for one response: set ``headers`` (replacing), add ``vary`` to
-    ``Vary``, remove ``drop``."""
+    ``Vary``, remove ``drop``; or, on a response without them, add ``fields``."""
 
     headers: Headers
     vary: tuple[str, ...]
     drop: tuple[str, ...]
+    #: All of it as new fields (lower-case names), for a response that has none of them
+    #: yet (Starlette takes them at construction). Read only.
+    fields: dict[str, str]
 
 
 _Siblings = tuple[tuple[str, str, os.stat_result], ...]
@@ -161,21 +164,30 @@ class Origin:
                 self.vary = ("Origin",)
         self._siblings: dict[tuple[str, int, int, int], _Siblings] = {}
         self._accepts: dict[str, dict[str, float]] = {}
+        self._answers: dict[tuple[str | None, str | None, bool], Answer] = {}
 
     def answer(self, cache_control: str | None, variant: Variant | None = None) -> Answer:
         """What to change on a response: ``cache_control`` (from :meth:`cache_control` or
         :meth:`missing_cache_control`), CORS, and the variant's coding."""
-        headers = list(self.cors_headers)
-        vary = self.vary
-        if cache_control is not None:
-            headers.append(("Cache-Control", cache_control))
-        if variant is not None:
-            if variant.encoding is not None:
-                headers.append(("Content-Encoding", variant.encoding))
-            if variant.varies:
+        encoding = variant.encoding if variant is not None else None
+        key = (cache_control, encoding, variant is not None and variant.varies)
+        answer = self._answers.get(key)
+        if answer is None:  # a handful of combinations: made once each
+            headers = list(self.cors_headers)
+            vary = self.vary
+            if cache_control is not None:
+                headers.append(("Cache-Control", cache_control))
+            if encoding is not None:
+                headers.append(("Content-Encoding", encoding))
+            if key[2]:
                 vary = (*vary, "Accept-Encoding")
-        # Expires (Quart sets one with max-age) would contradict the new Cache-Control.
-        return Answer(headers, vary, ("Expires",) if cache_control is not None else ())
+            # Expires (Quart sets one with max-age) would contradict the new Cache-Control.
+            drop = ("Expires",) if cache_control is not None else ()
+            fields = {name.lower(): value for name, value in headers}
+            if vary:
+                fields["vary"] = ", ".join(vary)
+            answer = self._answers[key] = Answer(headers, vary, drop, fields)
+        return answer
 
     # -- caching --------------------------------------------------------------------------
 

@@ -121,18 +121,20 @@ def _serve_by_origin(static: StaticFiles, origin: Origin) -> None:
             for name, value in origin.preflight_headers(requested):
                 preflight.headers.append(name, value)
             return preflight
-        missing = origin.answer(origin.missing_cache_control(scope.get("query_string", b"")))
         try:
             response: Response = await get_response(path, scope)
         except HTTPException as exc:
             if exc.status_code != 404:
                 raise
             headers = MutableHeaders(headers=exc.headers)
-            _apply(headers, missing)
+            _apply(headers, missing(scope))
             raise HTTPException(404, exc.detail, dict(headers)) from None
         if response.status_code == 404:  # html=True's 404.html
-            _apply(response.headers, missing)
+            _apply(response.headers, missing(scope))
         return response
+
+    def missing(scope: Scope) -> Answer:
+        return origin.answer(origin.missing_cache_control(scope.get("query_string", b"")))
 
     def origin_file_response(
         full_path: str | os.PathLike[str],
@@ -152,15 +154,17 @@ def _serve_by_origin(static: StaticFiles, origin: Origin) -> None:
             mtime=stat_result.st_mtime,
         )
         variant = origin.variant(plain, stat_result, request_headers.get("accept-encoding"))
+        answer = origin.answer(cache_control, variant)
+        fields = answer.fields
+        if variant.encoding is not None:
+            fields = {**fields, "etag": variant.etag()}
         response: Response = FileResponse(
             variant.path,
             status_code=status_code,
             stat_result=variant.stat,
             media_type=mimetypes.guess_type(plain)[0] or "application/octet-stream",
-            headers={"etag": variant.etag()} if variant.encoding else None,
+            headers=fields,
         )
-        answer = origin.answer(cache_control, variant)
-        _apply(response.headers, answer)
         if static.is_not_modified(response.headers, request_headers):
             response = NotModifiedResponse(response.headers)
             _apply(response.headers, answer)
