@@ -258,7 +258,8 @@ def _keep_answer(answer: Answer) -> None:
     rctx.__dict__[_ANSWER_KEY] = answer
 
 
-def _apply_answer(response: Response) -> Response:
+async def _apply_answer(response: Response) -> Response:
+    # A coroutine function: Quart would run a plain function in a worker thread.
     rctx = _cv_request.get(None)
     answer: Answer | None = rctx.__dict__.get(_ANSWER_KEY) if rctx is not None else None
     if answer is not None:
