@@ -11,6 +11,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Final
 
+import anyio.to_thread
 import quart
 from quart import Quart
 from quart.ctx import RequestContext
@@ -26,7 +27,7 @@ from ._cache import Snapshot, cache_key
 from ._config import DEFAULTS, CDNConfig, quart_key
 from ._core import CDNCore
 from ._manifest import Manifest
-from ._origin import Answer, Origin, merge_vary
+from ._origin import Answer, Origin, apply_answer
 from ._sources import ManifestSource
 from ._urls import path_only
 from .exceptions import UsageError
@@ -211,26 +212,28 @@ class _AppState:
         if path is not None:
             with contextlib.suppress(OSError, ValueError):
                 found = os.stat(path)
-        query = request.query_string
         if path is None or found is None or not stat.S_ISREG(found.st_mode):
-            _keep_answer(origin.answer(origin.missing_cache_control(query)))
+            _keep_answer(origin.missing(request.query_string))
             raise NotFound()
-        cache_control = origin.cache_control(
+        if origin.needs_digest(path, found):  # once per version of the file
+            await anyio.to_thread.run_sync(origin.digest, path, found)
+        variant, answer = origin.decide(
             url_key=request.path.lstrip("/"),
             filename=filename,
             folder=folder,
-            query=query,
-            mtime=found.st_mtime,
+            query=request.query_string,
+            path=path,
+            stat=found,
+            accept_encoding=request.headers.get("Accept-Encoding"),
         )
         mimetype = mimetypes.guess_type(filename)[0] or "application/octet-stream"
-        variant = origin.variant(path, found, request.headers.get("Accept-Encoding"))
         try:
             response = await send_file(variant.path, mimetype=mimetype, conditional=True)
         except FileNotFoundError:  # a sibling removed since it was found: the plain file
             origin.forget(path)
-            variant = origin.variant(path, found, None)
             response = await send_file(path, mimetype=mimetype, conditional=True)
-        _keep_answer(origin.answer(cache_control, variant))
+            answer = origin.answer(answer.cache_control, origin.variant(path, found, None))
+        _keep_answer(answer)
         return response
 
 
@@ -263,13 +266,7 @@ async def _apply_answer(response: Response) -> Response:
     rctx = _cv_request.get(None)
     answer: Answer | None = rctx.__dict__.get(_ANSWER_KEY) if rctx is not None else None
     if answer is not None:
-        headers = response.headers
-        for name in answer.drop:
-            headers.pop(name, None)
-        for name, value in answer.headers:
-            headers[name] = value
-        if answer.vary:
-            headers["Vary"] = merge_vary(headers.get("Vary"), answer.vary)
+        apply_answer(response.headers, answer)
     return response
 
 

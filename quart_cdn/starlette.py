@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import mimetypes
 import os
+import stat
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Final
@@ -39,7 +40,7 @@ from ._cache import Snapshot, cache_key
 from ._config import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, CDNConfig
 from ._core import CDNCore
 from ._manifest import Manifest
-from ._origin import Answer, Origin, merge_vary
+from ._origin import Origin, apply_answer
 from ._sources import ManifestSource
 
 __all__ = ["StarletteCDN"]
@@ -97,21 +98,13 @@ def _static_mounts(
             yield from _static_mounts(route.routes, inner)
 
 
-def _apply(headers: MutableHeaders, answer: Answer) -> None:
-    for name in answer.drop:
-        del headers[name]
-    for name, value in answer.headers:
-        headers[name] = value
-    if answer.vary:
-        headers["vary"] = merge_vary(headers.get("vary"), answer.vary)
-
-
 def _serve_by_origin(static: StaticFiles, origin: Origin) -> None:
     """Serve ``static`` by the origin rules (``_origin.py``): its responses get their
     caching, CORS and precompressed variant from ``origin``. Applied to the instance."""
     if getattr(static, "_quart_cdn_origin", None) is origin:
         return
     get_response = type(static).get_response.__get__(static)
+    lookup_path = type(static).lookup_path.__get__(static)
     folder = None if static.directory is None else os.fspath(static.directory)
 
     async def origin_get_response(path: str, scope: Scope) -> Response:
@@ -127,14 +120,11 @@ def _serve_by_origin(static: StaticFiles, origin: Origin) -> None:
             if exc.status_code != 404:
                 raise
             headers = MutableHeaders(headers=exc.headers)
-            _apply(headers, missing(scope))
+            apply_answer(headers, origin.missing(scope.get("query_string", b"")))
             raise HTTPException(404, exc.detail, dict(headers)) from None
         if response.status_code == 404:  # html=True's 404.html
-            _apply(response.headers, missing(scope))
+            apply_answer(response.headers, origin.missing(scope.get("query_string", b"")))
         return response
-
-    def missing(scope: Scope) -> Answer:
-        return origin.answer(origin.missing_cache_control(scope.get("query_string", b"")))
 
     def origin_file_response(
         full_path: str | os.PathLike[str],
@@ -146,15 +136,15 @@ def _serve_by_origin(static: StaticFiles, origin: Origin) -> None:
         plain = os.fspath(full_path)
         root: str = scope.get("app_root_path", "")
         url_path: str = scope["path"]
-        cache_control = origin.cache_control(
+        variant, answer = origin.decide(
             url_key=url_path.removeprefix(root).lstrip("/"),
             filename=get_route_path(scope).lstrip("/"),
             folder=folder,
             query=scope.get("query_string", b""),
-            mtime=stat_result.st_mtime,
+            path=plain,
+            stat=stat_result,
+            accept_encoding=request_headers.get("accept-encoding"),
         )
-        variant = origin.variant(plain, stat_result, request_headers.get("accept-encoding"))
-        answer = origin.answer(cache_control, variant)
         fields = answer.fields
         if variant.encoding is not None:
             fields = {**fields, "etag": variant.etag()}
@@ -167,9 +157,21 @@ def _serve_by_origin(static: StaticFiles, origin: Origin) -> None:
         )
         if static.is_not_modified(response.headers, request_headers):
             response = NotModifiedResponse(response.headers)
-            _apply(response.headers, answer)
+            apply_answer(response.headers, answer)
         return response
 
+    def origin_lookup_path(path: str) -> tuple[str, os.stat_result | None]:
+        # Starlette runs this in a worker thread: the place to read a file's digests.
+        full_path, found = lookup_path(path)
+        if (
+            found is not None
+            and stat.S_ISREG(found.st_mode)
+            and origin.needs_digest(full_path, found)
+        ):
+            origin.digest(full_path, found)
+        return full_path, found
+
+    static.lookup_path = origin_lookup_path  # type: ignore[method-assign]
     static.get_response = origin_get_response  # type: ignore[method-assign]
     static.file_response = origin_file_response  # type: ignore[method-assign]
     static._quart_cdn_origin = origin  # type: ignore[attr-defined]

@@ -8,7 +8,9 @@ Files are real, in ``tmp_path``; manifests are parsed from bytes as a source wou
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,8 @@ from quart_cdn._origin import (
 )
 
 MTIME = 1_700_000_000
-CHECKSUM = "5d41402abc4b2a76"
+HELLO = b"hello"
+CHECKSUM = "5d41402abc4b2a76"  # md5(b"hello"), cut to 16 digits
 OLD_CHECKSUM = "0123456789abcdef"
 MAPPING = b'{"css/app.css": "css/app.1a2b3c4d.css", "robots.txt": "robots.txt"}'
 PREFIXED = b'{"static/css/app.css": "static/css/app.1a2b3c4d.css"}'
@@ -50,14 +53,26 @@ def make_origin(manifest: bytes | None = None, **settings: Any) -> Origin:
     return Origin(core)
 
 
-def verdict(origin: Origin, filename: str, query: str, folder: Path | None = None) -> str | None:
-    return origin.cache_control(
-        url_key=f"static/{filename}",
-        filename=filename,
-        folder=None if folder is None else str(folder),
-        query=query,
-        mtime=MTIME,
-    )
+def verdict(
+    origin: Origin, filename: str, query: str, folder: Path | None = None, *, body: bytes = HELLO
+) -> str | None:
+    """The verdict for ``filename`` (in ``folder``, else a temporary one), whose bytes are
+    ``body``; a checksum manifest's file is read first, as the adapters do."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(folder or tmp) / filename
+        if folder is None:
+            write(path, body)
+        found = path.stat()
+        if origin.needs_digest(str(path), found):
+            origin.digest(str(path), found)
+        return origin.cache_control(
+            url_key=f"static/{filename}",
+            filename=filename,
+            folder=None if folder is None else str(folder),
+            query=query,
+            path=str(path),
+            stat=found,
+        )
 
 
 def write(path: Path, body: bytes, mtime: int = MTIME) -> Path:
@@ -140,14 +155,44 @@ def test_origin_timestamp_of_a_file_changed_since_is_no_store(tmp_path: Path) ->
     write(tmp_path / "css/app.css", b"h1{}")
     origin = make_origin()
     assert verdict(origin, "css/app.css", f"t={MTIME}", tmp_path) == IMMUTABLE
-    changed = origin.cache_control(
-        url_key="static/css/app.css",
-        filename="css/app.css",
-        folder=str(tmp_path),
-        query=f"t={MTIME}",
-        mtime=MTIME + 60,
-    )
-    assert changed == NO_STORE
+    write(tmp_path / "css/app.css", b"h1{}", MTIME + 60)
+    assert verdict(origin, "css/app.css", f"t={MTIME}", tmp_path) == NO_STORE
+
+
+@pytest.mark.parametrize("algorithm", ["md5", "sha1", "sha256"])
+@pytest.mark.parametrize("length", [8, None])
+def test_origin_checksum_is_checked_against_the_bytes(algorithm: str, length: int | None) -> None:
+    """The manifest may name other bytes than this instance has (one manifest shared by
+    instances mid-deploy): only the file's own digest, whole or cut, is immutable."""
+    checksum = hashlib.new(algorithm, b"new bytes").hexdigest()[:length]
+    origin = make_origin(f"{checksum}  static/css/app.css\n".encode())
+    assert verdict(origin, "css/app.css", f"c={checksum}", body=b"new bytes") == IMMUTABLE
+    assert verdict(origin, "css/app.css", f"c={checksum}", body=b"old bytes") == NO_STORE
+
+
+def test_origin_checksum_unread_file_is_no_store(tmp_path: Path) -> None:
+    """An adapter that did not read the file first never gets immutable."""
+    plain = write(tmp_path / "app.css", HELLO)
+    origin = make_origin(f"{CHECKSUM}  static/app.css\n".encode())
+    assert origin.needs_digest(str(plain), plain.stat())
+    found = plain.stat()
+
+    def check() -> str | None:
+        return origin.cache_control(
+            url_key="static/app.css",
+            filename="app.css",
+            folder=None,
+            query=f"c={CHECKSUM}",
+            path=str(plain),
+            stat=found,
+        )
+
+    assert check() == NO_STORE
+    origin.digest(str(plain), found)
+    assert not origin.needs_digest(str(plain), found)
+    assert check() == IMMUTABLE
+    assert not make_origin(MAPPING).needs_digest(str(plain), found)
+    assert not make_origin(origin_cache=False).needs_digest(str(plain), found)
 
 
 def test_origin_mapping_listed_hashed_name_is_immutable() -> None:

@@ -6,6 +6,7 @@ requests and ranges on every variant), and Quart's own behaviour everywhere else
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 from collections.abc import AsyncIterator
@@ -22,9 +23,10 @@ from quart_cdn import CDN
 DOMAIN = "cdn.example.com"
 MTIME = 1_700_000_000
 CSS = b"h1 { color: rgb(0, 102, 204) }\n" * 40
-CHECKSUM = "5d41402abc4b2a76b9719d911017c592"
+ADMIN_JS = b"// admin\n"
+CHECKSUM = hashlib.md5(CSS).hexdigest()
 OLD = "0123456789abcdef0123456789abcdef"
-ADMIN_CHECKSUM = "0123abcd4567ef89"
+ADMIN_CHECKSUM = hashlib.sha256(ADMIN_JS).hexdigest()  # any algorithm the CLI offers
 HASHED = "css/app.1a2b3c4d.css"
 IMMUTABLE = "public, max-age=31536000, immutable"
 QUART_DEFAULT = "public, max-age=43200"
@@ -46,8 +48,9 @@ def site(tmp_path: Path) -> Path:
     write(static / HASHED, CSS)
     write(static / "css/app.0ld0ld00.css", b"old build")
     write(static / "js/plain.js", b"// no siblings\n")
-    write(tmp_path / "admin_static/x.js", b"// admin\n")
+    write(tmp_path / "admin_static/x.js", ADMIN_JS)
     (tmp_path / "checksums.txt").write_text(
+        # plain.js is listed with a checksum of other bytes: a manifest ahead of the files.
         f"{CHECKSUM}  static/css/app.css\n{CHECKSUM}  static/js/plain.js\n"
         f"{ADMIN_CHECKSUM}  admin/static/x.js\n"
     )
@@ -111,6 +114,15 @@ async def test_quart_origin_other_checksum_is_current_bytes_no_store(
     assert await response.get_data() == CSS
 
 
+async def test_quart_origin_checksum_of_other_bytes_is_no_store(
+    checksum_client: Client,
+) -> None:
+    """A manifest shared by instances mid-deploy can name bytes this one does not have."""
+    response = await checksum_client.get(f"/static/js/plain.js?c={CHECKSUM}")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+
+
 async def test_quart_origin_unversioned_keeps_quart_caching(
     checksum_client: Client,
 ) -> None:
@@ -136,7 +148,7 @@ async def test_quart_origin_blueprint_static(checksum_client: Client) -> None:
     assert current.headers["Access-Control-Allow-Origin"] == "*"
     other = await checksum_client.get(f"/admin/static/x.js?c={CHECKSUM}")
     assert other.headers["Cache-Control"] == "no-store"
-    assert await other.get_data() == b"// admin\n"
+    assert await other.get_data() == ADMIN_JS
 
 
 async def test_quart_origin_timestamp(site: Path) -> None:

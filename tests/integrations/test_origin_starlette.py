@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import hashlib
 import json
 import os
 from collections.abc import AsyncIterator
@@ -28,9 +29,10 @@ from quart_cdn.starlette import StarletteCDN
 DOMAIN = "cdn.example.com"
 MTIME = 1_700_000_000
 CSS = b"h1 { color: rgb(0, 102, 204) }\n" * 40
-CHECKSUM = "5d41402abc4b2a76b9719d911017c592"
+ADMIN_JS = b"// admin\n"
+CHECKSUM = hashlib.md5(CSS).hexdigest()
 OLD = "0123456789abcdef0123456789abcdef"
-ADMIN_CHECKSUM = "0123abcd4567ef89"
+ADMIN_CHECKSUM = hashlib.sha256(ADMIN_JS).hexdigest()  # any algorithm the CLI offers
 HASHED = "css/app.1a2b3c4d.css"
 IMMUTABLE = "public, max-age=31536000, immutable"
 
@@ -51,9 +53,10 @@ def site(tmp_path: Path) -> Path:
     write(static / HASHED, CSS)
     write(static / "css/app.0ld0ld00.css", b"old build")
     write(static / "js/plain.js", b"// no siblings\n")
-    write(tmp_path / "admin_static/x.js", b"// admin\n")
+    write(tmp_path / "admin_static/x.js", ADMIN_JS)
     write(tmp_path / "other/o.js", b"// not a CDN endpoint\n")
     (tmp_path / "checksums.txt").write_text(
+        # plain.js is listed with a checksum of other bytes: a manifest ahead of the files.
         f"{CHECKSUM}  static/css/app.css\n{CHECKSUM}  static/js/plain.js\n"
         f"{ADMIN_CHECKSUM}  admin/static/x.js\n"
     )
@@ -112,6 +115,9 @@ async def test_starlette_origin_checksum_versions(site: Path) -> None:
             assert other.content == CSS
         unversioned = await http.get("/static/css/app.css")
         assert "cache-control" not in unversioned.headers  # Starlette's own: none
+        # The manifest names other bytes than this instance's (a manifest shared mid-deploy).
+        ahead = await http.get(f"/static/js/plain.js?c={CHECKSUM}")
+        assert ahead.headers["cache-control"] == "no-store"
 
 
 async def test_starlette_origin_404(site: Path) -> None:

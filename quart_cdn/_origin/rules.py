@@ -1,53 +1,25 @@
-"""The app as the CDN's origin: what a static file's response says, framework-free.
-
-With origin pull the CDN fetches ``/static/...`` from the app and keeps what it gets, so the
-app decides what millions of browsers see. Both adapters ask :class:`Origin` three things
-for a request of a CDN endpoint's static route, and only apply the answers:
-
-* **Caching** (``CDN_ORIGIN_CACHE``). The version a request carries is checked against the
-  one ``url_for`` gives now, through the same :class:`~quart_cdn._versioning.Versioner`:
-  the current ``c=``/``t=`` (or a hashed name the manifest lists) is the right bytes
-  forever, ``public, max-age=31536000, immutable``. Any other version (a rolling deploy: a
-  new page's URL reaching an instance that still has the old build, or an old page's URL
-  reaching a new one) gets the bytes this instance has, with ``no-store``: the visitor gets
-  the nearest thing to what it asked for (a 404 would break the page for sure, and SRI
-  still refuses wrong bytes), and the CDN keeps nothing, so its next request for that URL
-  goes to an instance again, and finds the right bytes once the deploy is over. A 404 under
-  a versioned URL (or under any name, with a hashed-name manifest, where the name is the
-  version) is ``no-store`` too: the file may exist on the next instance. A hashed file still
-  on disk that the manifest no longer lists is served with the framework's own caching:
-  this instance cannot tell a retired hashed copy from an unlisted file that may change
-  (``robots.txt``), so it does not promise either for a year.
-* **CORS** (``CDN_CORS``): ``Access-Control-Allow-Origin`` on every response, and the
-  answer to a preflight.
-* **Precompressed files** (``CDN_PRECOMPRESSED``): the ``.br`` or ``.gz`` sibling that the
-  request accepts (``quart-cdn digest --brotli --gzip`` writes them), with
-  ``Content-Encoding`` and ``Vary: Accept-Encoding``. Siblings are looked up once per
-  version of the plain file (its inode, size and mtime), and used only when they are at
-  least as new as it, so a plain file edited after the build is never shadowed.
+"""The origin rules: the verdict on a request's version, CORS and the header changes of a
+response; see the package's docstring.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import os
-import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 from urllib.parse import parse_qsl
 
-from ._core import CDNCore
-from .exceptions import CDNError
+from .._core import CDNCore
+from ..exceptions import CDNError
+from .files import Files, Variant
 
 __all__ = [
     "IMMUTABLE",
     "NO_STORE",
     "Answer",
     "Origin",
-    "Variant",
-    "accepted_encodings",
+    "apply_answer",
     "asked_versions",
     "merge_vary",
 ]
@@ -56,11 +28,6 @@ IMMUTABLE: Final = "public, max-age=31536000, immutable"
 NO_STORE: Final = "no-store"
 #: The query names of a version (``?c=<checksum>``, ``?t=<mtime>``).
 VERSION_NAMES: Final = ("c", "t")
-#: Content codings with a sibling suffix, best first (brotli is smaller).
-ENCODINGS: Final = (("br", ".br"), ("gzip", ".gz"))
-#: Caps that keep hostile or runaway input (paths, header values) from growing memory.
-MAX_FILES: Final = 10_000
-MAX_HEADERS: Final = 256
 #: How long a browser may reuse a preflight's answer (seconds).
 PREFLIGHT_MAX_AGE: Final = "86400"
 
@@ -82,45 +49,6 @@ def asked_versions(query: str | bytes) -> tuple[str, ...]:
     return tuple(f"{name}={value}" for name, value in pairs if name in VERSION_NAMES)
 
 
-def accepted_encodings(header: str | None) -> dict[str, float]:
-    """The content codings of an ``Accept-Encoding`` value with their weights (``q=0``
-    kept, as a refusal); ``*`` stands for every coding not named."""
-    accepted: dict[str, float] = {}
-    for item in (header or "").split(","):
-        coding, _, params = item.partition(";")
-        coding = coding.strip().lower()
-        if not coding:
-            continue
-        weight = 1.0
-        for param in params.split(";"):
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    weight = float(value)
-                except ValueError:
-                    weight = 0.0
-        accepted[coding] = weight if 0.0 <= weight <= 1.0 else 0.0
-    return accepted
-
-
-@dataclass(frozen=True, slots=True)
-class Variant:
-    """The file to send: the plain one, or an encoded sibling of it."""
-
-    path: str
-    stat: os.stat_result
-    #: ``"br"``, ``"gzip"``, or ``None`` for the plain file.
-    encoding: str | None = None
-    #: Whether the file has siblings, so the response depends on ``Accept-Encoding``.
-    varies: bool = False
-
-    def etag(self) -> str:
-        """A strong ETag of this variant: its mtime and size, and its coding, so that no
-        two variants of a file share one."""
-        base = f"{self.stat.st_mtime}-{self.stat.st_size}-{self.encoding or 'identity'}"
-        return f'"{hashlib.md5(base.encode(), usedforsecurity=False).hexdigest()}"'
-
-
 @dataclass(frozen=True, slots=True)
 class Answer:
     """Header changes for one response: set ``headers`` (replacing), add ``vary`` to
@@ -132,9 +60,8 @@ class Answer:
     #: All of it as new fields (lower-case names), for a response that has none of them
     #: yet (Starlette takes them at construction). Read only.
     fields: dict[str, str]
-
-
-_Siblings = tuple[tuple[str, str, os.stat_result], ...]
+    #: The ``Cache-Control`` value of ``headers``, if any.
+    cache_control: str | None = None
 
 
 class Origin:
@@ -153,7 +80,8 @@ class Origin:
             config.origin_cache or config.cors is not None or config.precompressed
         )
         self.cache = config.origin_cache
-        self.precompressed = config.precompressed
+        #: The app's files: precompressed siblings and digests.
+        self.files = Files(precompressed=config.precompressed)
         self.cors = config.cors
         self.cors_headers: Headers = []
         #: Header names a response of these routes varies by, whatever the request.
@@ -162,8 +90,6 @@ class Origin:
             self.cors_headers.append(("Access-Control-Allow-Origin", config.cors))
             if config.cors != "*":
                 self.vary = ("Origin",)
-        self._siblings: dict[tuple[str, int, int, int], _Siblings] = {}
-        self._accepts: dict[str, dict[str, float]] = {}
         self._answers: dict[tuple[str | None, str | None, bool], Answer] = {}
 
     def answer(self, cache_control: str | None, variant: Variant | None = None) -> Answer:
@@ -186,7 +112,8 @@ class Origin:
             fields = {name.lower(): value for name, value in headers}
             if vary:
                 fields["vary"] = ", ".join(vary)
-            answer = self._answers[key] = Answer(headers, vary, drop, fields)
+            answer = Answer(headers, vary, drop, fields, cache_control)
+            self._answers[key] = answer
         return answer
 
     # -- caching --------------------------------------------------------------------------
@@ -198,7 +125,8 @@ class Origin:
         filename: str,
         folder: str | None,
         query: str | bytes,
-        mtime: float,
+        path: str,
+        stat: os.stat_result,
     ) -> str | None:
         """``Cache-Control`` for a file that exists, or ``None`` to keep the framework's.
 
@@ -207,7 +135,8 @@ class Origin:
             filename: the file's name in the endpoint's folder (``css/app.css``).
             folder: the endpoint's static folder, for the timestamp rule.
             query: the request's query string.
-            mtime: the modification time of the file about to be sent.
+            path: the file about to be sent (its plain version).
+            stat: its ``os.stat`` result.
         """
         if not self.cache:
             return None
@@ -224,9 +153,56 @@ class Origin:
             return NO_STORE
         if hashed is not None or current is None or asked != (current,):
             return NO_STORE
-        if current.startswith("t=") and current != f"t={int(mtime)}":
+        if current.startswith("t=") and current != f"t={int(stat.st_mtime)}":
             return NO_STORE  # the file changed since its mtime was read: not those bytes
+        if current.startswith("c="):
+            # The manifest may be ahead of (or behind) the files of this instance (one
+            # manifest shared by instances that are mid-deploy): check the bytes too.
+            digests = self.files.digests(path, stat) or ()
+            if not any(digest.startswith(current[2:]) for digest in digests):
+                return NO_STORE
         return IMMUTABLE
+
+    def needs_digest(self, path: str, stat: os.stat_result) -> bool:
+        """Whether :meth:`digest` should run for this file before :meth:`cache_control`
+        (a checksum manifest is in force and the file's digests are not known yet). It
+        reads the file: call it in a worker thread."""
+        if not self.cache:
+            return False
+        manifest = self.core.snapshot.manifest
+        return (
+            manifest is not None
+            and manifest.kind == "checksum"
+            and self.files.digests(path, stat) is None
+        )
+
+    def digest(self, path: str, stat: os.stat_result) -> None:
+        """Read the file's digests (once per version of it); it reads the file: call it in
+        a worker thread."""
+        self.files.read_digests(path, stat)
+
+    def decide(
+        self,
+        *,
+        url_key: str,
+        filename: str,
+        folder: str | None,
+        query: str | bytes,
+        path: str,
+        stat: os.stat_result,
+        accept_encoding: str | None,
+    ) -> tuple[Variant, Answer]:
+        """The file to send for a request of a file that exists, and the header changes:
+        :meth:`cache_control` (see it for the arguments) and :meth:`variant` together."""
+        cache_control = self.cache_control(
+            url_key=url_key, filename=filename, folder=folder, query=query, path=path, stat=stat
+        )
+        variant = self.variant(path, stat, accept_encoding)
+        return variant, self.answer(cache_control, variant)
+
+    def missing(self, query: str | bytes) -> Answer:
+        """The header changes for a 404."""
+        return self.answer(self.missing_cache_control(query))
 
     def missing_cache_control(self, query: str | bytes) -> str | None:
         """``Cache-Control`` for a 404: ``no-store`` when the URL was versioned."""
@@ -262,53 +238,24 @@ class Origin:
 
     def variant(self, path: str, plain: os.stat_result, accept_encoding: str | None) -> Variant:
         """The file to send for ``path`` (stat ``plain``), given ``Accept-Encoding``."""
-        if not self.precompressed:
-            return Variant(path, plain)
-        siblings = self._find_siblings(path, plain)
-        if not siblings:
-            return Variant(path, plain)
-        accepted = self._accepted(accept_encoding)
-        best: tuple[float, str, str, os.stat_result] | None = None
-        for encoding, sibling, sibling_stat in siblings:
-            weight = accepted.get(encoding, accepted.get("*", 0.0))
-            if weight > 0.0 and (best is None or weight > best[0]):
-                best = (weight, encoding, sibling, sibling_stat)
-        if best is None:
-            return Variant(path, plain, varies=True)
-        return Variant(best[2], best[3], best[1], varies=True)
+        return self.files.variant(path, plain, accept_encoding)
 
     def forget(self, path: str) -> None:
         """Drop what is known of ``path``'s siblings (one could not be sent)."""
-        for key in [key for key in self._siblings if key[0] == path]:
-            del self._siblings[key]
+        self.files.forget(path)
 
-    def _accepted(self, header: str | None) -> dict[str, float]:
-        key = header or ""
-        accepted = self._accepts.get(key)
-        if accepted is None:
-            accepted = accepted_encodings(header)
-            if len(self._accepts) < MAX_HEADERS:
-                self._accepts[key] = accepted
-        return accepted
 
-    def _find_siblings(self, path: str, plain: os.stat_result) -> _Siblings:
-        key = (path, plain.st_ino, plain.st_size, plain.st_mtime_ns)
-        siblings = self._siblings.get(key)
-        if siblings is None:
-            # A few stat calls once per version of a file: microseconds, not worth a thread.
-            found = []
-            for encoding, suffix in ENCODINGS:
-                with contextlib.suppress(OSError):
-                    sibling_stat = os.stat(path + suffix)
-                    if (
-                        stat.S_ISREG(sibling_stat.st_mode)
-                        and sibling_stat.st_mtime_ns >= plain.st_mtime_ns
-                    ):
-                        found.append((encoding, path + suffix, sibling_stat))
-            siblings = tuple(found)
-            if len(self._siblings) < MAX_FILES:
-                self._siblings[key] = siblings
-        return siblings
+def apply_answer(headers: Any, answer: Answer) -> None:
+    """Change a response's ``headers`` (werkzeug's ``Headers`` or Starlette's
+    ``MutableHeaders``: both have ``in``, ``del``, item assignment and ``get``) as
+    ``answer`` says."""
+    for name in answer.drop:
+        if name in headers:
+            del headers[name]
+    for name, value in answer.headers:
+        headers[name] = value
+    if answer.vary:
+        headers["Vary"] = merge_vary(headers.get("Vary"), answer.vary)
 
 
 def merge_vary(current: str | None, extra: Sequence[str]) -> str:
