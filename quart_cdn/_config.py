@@ -12,10 +12,19 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from ._urls import normalize_domain
 
-__all__ = ["DEFAULTS", "DEFAULT_MAX_BYTES", "DEFAULT_TIMEOUT", "CDNConfig", "quart_key"]
+__all__ = [
+    "CROSSORIGIN_VALUES",
+    "DEFAULTS",
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_TIMEOUT",
+    "CDNConfig",
+    "dev_server_url",
+    "quart_key",
+]
 
 #: The largest manifest accepted by default (a 100,000-entry JSON mapping is about 8 MB).
 DEFAULT_MAX_BYTES: Final = 32 * 1024 * 1024
@@ -35,7 +44,14 @@ DEFAULTS: Final[Mapping[str, Any]] = {
     "manifest_timeout": DEFAULT_TIMEOUT,
     "manifest_strict": True,
     "manifest_max_bytes": DEFAULT_MAX_BYTES,
+    "crossorigin": "anonymous",
+    "dev_server": None,
+    "dev_server_react": False,
+    "preload_headers": True,
 }
+
+#: The values of ``crossorigin`` (``None`` leaves the attribute out).
+CROSSORIGIN_VALUES: Final = ("anonymous", "use-credentials")
 
 
 def quart_key(name: str) -> str:
@@ -58,6 +74,10 @@ class CDNConfig:
     manifest_timeout: float = DEFAULT_TIMEOUT
     manifest_strict: bool = True
     manifest_max_bytes: int = DEFAULT_MAX_BYTES
+    crossorigin: str | None = "anonymous"
+    dev_server: str | None = None
+    dev_server_react: bool = False
+    preload_headers: bool = True
 
     def serves(self, endpoint: str, separator: str = ".") -> bool:
         """Whether ``endpoint`` is a CDN endpoint: an entry ``x`` matches ``x`` and every
@@ -139,6 +159,12 @@ class CDNConfig:
             raise ValueError(
                 f"{key('manifest_max_bytes')} must be a positive number of bytes, not {max_bytes!r}"
             )
+        crossorigin = get("crossorigin")
+        if crossorigin is not None and crossorigin not in CROSSORIGIN_VALUES:
+            raise ValueError(
+                f"{key('crossorigin')} must be 'anonymous', 'use-credentials' or None (no "
+                f"attribute), not {_shown(crossorigin)}"
+            )
         debug = get("debug")
         timeout = seconds("manifest_timeout", allow_none=False)
         assert timeout is not None
@@ -154,4 +180,43 @@ class CDNConfig:
             manifest_timeout=timeout,
             manifest_strict=bool(get("manifest_strict")),
             manifest_max_bytes=max_bytes,
+            crossorigin=crossorigin,
+            dev_server=dev_server_url(get("dev_server"), key("dev_server")),
+            dev_server_react=bool(get("dev_server_react")),
+            preload_headers=bool(get("preload_headers")),
         )
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def dev_server_url(value: object, key: str = "CDN_DEV_SERVER") -> str | None:
+    """Check a dev server URL (``http://localhost:5173``, or with Vite's ``base`` as its
+    path, ``http://localhost:5173/static``) and return it without a trailing ``/``.
+
+    Raises:
+        ValueError: not an ``http(s)://host[:port][/path]`` URL; the message names ``key``.
+    """
+    if value is None or value == "":
+        return None
+    hint = "; give the URL of Vite's dev server, e.g. 'http://localhost:5173'"
+    if not isinstance(value, str):
+        raise ValueError(f"{key} must be a string URL or None, not {_shown(value)}{hint}")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or "@" in parts.netloc
+        or any(c.isspace() or not c.isprintable() for c in value)
+    ):
+        raise ValueError(f"{key} must be an http:// or https:// URL, not {_shown(value)}{hint}")
+    return value.rstrip("/")

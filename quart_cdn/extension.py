@@ -8,21 +8,23 @@ from collections.abc import Callable, Hashable
 from typing import Any, Final
 
 import quart
+from markupsafe import Markup
 from quart import Quart
 from quart.ctx import RequestContext
 from quart.globals import _cv_app, _cv_request, _cv_websocket
-from quart.wrappers import BaseRequestWebsocket
+from quart.wrappers import BaseRequestWebsocket, Response
 from werkzeug.routing import BuildError
 
 from ._cache import Snapshot, cache_key
 from ._config import DEFAULTS, CDNConfig, quart_key
 from ._core import CDNCore
+from ._entries.tags import EntryAssets, Rendered, cap_links
 from ._manifest import Manifest
 from ._sources import ManifestSource
 from ._urls import path_only
 from .exceptions import UsageError
 
-__all__ = ["CDN", "url_for"]
+__all__ = ["CDN", "entry_assets", "entry_tags", "url_for"]
 
 #: Where an app keeps its per-app state (``app.extensions["cdn"]`` is the CDN object).
 STATE_KEY: Final = "quart_cdn.state"
@@ -34,20 +36,32 @@ class _Pin:
     manifest and its URLs, so that a page never mixes two manifests), the request's default
     scheme and root path, and the snapshot's view of the URLs for those two."""
 
-    __slots__ = ("root", "scheme", "snapshot", "urls")
+    __slots__ = ("entries", "root", "scheme", "snapshot", "urls")
 
     def __init__(self, snapshot: Snapshot, scheme: str, root: str) -> None:
         self.snapshot = snapshot
         self.scheme = scheme
         self.root = root
         self.urls = snapshot.view(scheme, root)
+        self.entries = snapshot.entry_view(scheme, root)
 
 
 class _AppState:
     """Where one app's CDN state lives: its :class:`CDNCore` and the Quart glue around it
     (the map adapter, static folders, the request pin). Replaced whole by ``init_app``."""
 
-    __slots__ = ("active", "adapter", "app", "core", "folders", "pin_key", "url_for")
+    __slots__ = (
+        "active",
+        "adapter",
+        "app",
+        "core",
+        "dev_key",
+        "entry_tags",
+        "folders",
+        "links_key",
+        "pin_key",
+        "url_for",
+    )
 
     def __init__(self, app: Quart, core: CDNCore) -> None:
         self.app = app
@@ -57,9 +71,15 @@ class _AppState:
         self.adapter = app.url_map.bind("localhost")
         self.folders: dict[str, str | None] = {}
         # The attribute of a request context that holds this state's pin.
-        self.pin_key = f"_quart_cdn_pin_{next(_STATE_NUMBERS)}"
-        #: The app's template global, which :func:`url_for` calls too.
+        number = next(_STATE_NUMBERS)
+        self.pin_key = f"_quart_cdn_pin_{number}"
+        # ... and the Link values its entry_tags() calls emitted, and whether the dev
+        # server's client was already emitted on its page.
+        self.links_key = f"_quart_cdn_links_{number}"
+        self.dev_key = f"_quart_cdn_dev_{number}"
+        #: The app's template globals, which :func:`url_for` and :func:`entry_tags` call too.
         self.url_for = _make_url_for(self)
+        self.entry_tags = _make_entry_tags(self)
 
     def folder(self, endpoint: str) -> str | None:
         """The static folder behind ``endpoint``: the app's or a (nested) blueprint's."""
@@ -172,6 +192,93 @@ class _AppState:
         )
         return url, cacheable
 
+    # -- entries ------------------------------------------------------------------------
+
+    def _entry_context(
+        self, rctx: RequestContext | None
+    ) -> tuple[Snapshot, dict[tuple[str, ...], Rendered] | None, Callable[[str], str]]:
+        """The snapshot an entry is read from (the request's pin), the rendered-tags
+        cache of the request's scheme and root, and the URL of a static file."""
+        if rctx is not None and rctx.app is self.app:
+            pin = self._pin(rctx)
+            snapshot, cache = pin.snapshot, pin.entries
+        else:
+            snapshot, cache = self.core.snapshot, None
+        if self.active:
+
+            def url(filename: str) -> str:
+                return self.build("static", {"filename": filename}, rctx)
+
+        else:
+
+            def url(filename: str) -> str:
+                return self.app.url_for("static", filename=filename)
+
+        return snapshot, cache, url
+
+    def render_entries(
+        self, names: tuple[str, ...], attrs: dict[str, Any], rctx: RequestContext | None
+    ) -> Markup:
+        """Every ``entry_tags`` call that the hot path does not answer."""
+        core = self.core
+        if core.config.dev_server:
+            first = True
+            if rctx is not None:  # the client once per page
+                first = not rctx.__dict__.get(self.dev_key)
+                rctx.__dict__[self.dev_key] = True
+            return core.entries.dev_tags(names, attrs, first=first)
+        snapshot, cache, url = self._entry_context(rctx)
+        rendered, rest = core.entries.rendered(snapshot, names, cache, url).adjust(attrs)
+        if rctx is not None and core.config.preload_headers and rendered.links:
+            rctx.__dict__.setdefault(self.links_key, []).append(rendered.links)
+        return rendered.markup(rest)
+
+    def entry_assets(self, name: str) -> EntryAssets:
+        core = self.core
+        if core.config.dev_server:
+            return core.entries.dev_assets(name)
+        snapshot, _, url = self._entry_context(_cv_request.get(None))
+        return core.entries.assets(snapshot, name, url)
+
+    def add_links(self, response: Response) -> Response:
+        """Add the ``Link`` preload header of what the request's ``entry_tags`` emitted."""
+        rctx = _cv_request.get(None)
+        groups: list[tuple[str, ...]] | None = (
+            rctx.__dict__.get(self.links_key) if rctx is not None else None
+        )
+        if groups and self.core.config.preload_headers:
+            kept = cap_links(value for group in groups for value in group)
+            if kept:
+                response.headers.add("Link", ", ".join(kept))
+        return response
+
+
+def _make_entry_tags(state: _AppState) -> Callable[..., Markup]:
+    """``entry_tags`` bound to one app: its template global. The warm call (in a request
+    whose pin has the tags) is answered in this frame."""
+
+    pin_key, links_key = state.pin_key, state.links_key
+
+    def entry_tags(*names: str, **attrs: Any) -> Markup:
+        rctx = _cv_request.get(None)
+        if rctx is not None:
+            pin: _Pin | None = rctx.__dict__.get(pin_key)
+            if pin is not None and "crossorigin" not in attrs:
+                try:
+                    rendered = pin.entries.get(names)
+                except TypeError:  # an unhashable name: the slow path says what is wrong
+                    rendered = None
+                if rendered is not None:
+                    if rendered.links and state.core.config.preload_headers:
+                        links = rctx.__dict__.get(links_key)
+                        if links is None:
+                            links = rctx.__dict__[links_key] = []
+                        links.append(rendered.links)
+                    return rendered.markup(attrs)
+        return state.render_entries(names, attrs, rctx)
+
+    return entry_tags
+
 
 def _make_url_for(state: _AppState) -> Callable[..., str]:
     """The CDN-aware ``url_for`` bound to one app: its template global, and what
@@ -233,6 +340,61 @@ def url_for(endpoint: str, **values: Any) -> str:
         if state is not None and state.active:
             return state.url_for(endpoint, **values)
     return quart.url_for(endpoint, **values)
+
+
+def _current_state() -> _AppState:
+    ctx = _cv_app.get(None)
+    state: _AppState | None = ctx.app.extensions.get(STATE_KEY) if ctx is not None else None
+    if state is None:
+        raise UsageError(
+            "entry_tags() and entry_assets() need an app context of an app set up with "
+            "CDN(app) or cdn.init_app(app)"
+        )
+    return state
+
+
+def entry_tags(*names: str, **attrs: Any) -> Markup:
+    """The tags that load front-end entries from the manifest in force (also installed as
+    ``entry_tags`` in the app's Jinja globals).
+
+    For a Vite entry: a ``<link rel="stylesheet">`` for the CSS of the entry and of every
+    chunk it imports (followed recursively), a ``<link rel="modulepreload">`` for each of
+    those chunks and the entry's ``<script type="module">``; for a webpack or Encore
+    entrypoint, its CSS and its scripts in order (``<script defer>``). Each file once, CSS
+    first, every URL what ``url_for('static', filename=...)`` gives, with ``integrity`` and
+    ``crossorigin`` where the manifest has a hash. With ``CDN_DEV_SERVER``, the dev server's
+    client (once per page) and each entry from the dev server.
+
+    Args:
+        names: entry names: Vite manifest keys (``src/main.ts``, ``index.html``) or
+            entrypoint names (``main``).
+        attrs: attributes for every tag (``nonce=...``, ``**{"data-x": "y"}``): ``True``
+            bare, ``False``/``None`` left out, other values HTML-escaped; ``crossorigin``
+            replaces ``CDN_CROSSORIGIN`` for this call.
+
+    Raises:
+        NotInManifestError: strict mode and an entry is not in the manifest.
+        ManifestNotLoadedError: strict mode and no manifest has been loaded yet.
+        UsageError: neither ``CDN_MANIFEST`` nor ``CDN_DEV_SERVER`` is set.
+
+    Example::
+
+        {{ entry_tags('src/main.ts', nonce=csp_nonce) }}
+    """
+    return _current_state().entry_tags(*names, **attrs)
+
+
+def entry_assets(name: str) -> EntryAssets:
+    """The files of entry ``name`` (see :func:`entry_tags`) as data: ``.scripts``,
+    ``.styles`` and ``.preloads``, each a tuple of ``Asset(url, integrity)``, and
+    ``.module`` (``False`` for a webpack entrypoint's classic scripts).
+
+    Example::
+
+        assets = entry_assets("src/main.ts")
+        css_urls = [asset.url for asset in assets.styles]
+    """
+    return _current_state().entry_assets(name)
 
 
 class CDN:
@@ -302,7 +464,9 @@ class CDN:
         if old is None:
             app.before_serving(self._before_serving)
             app.after_serving(self._after_serving)
+            app.after_request(self._after_request)
         app.jinja_env.globals["url_for"] = state.url_for
+        app.jinja_env.globals["entry_tags"] = state.entry_tags
 
     @staticmethod
     def _current_state() -> _AppState:
@@ -314,6 +478,9 @@ class CDN:
 
     async def _after_serving(self) -> None:
         await self._current_state().core.stop()
+
+    async def _after_request(self, response: Response) -> Response:
+        return self._current_state().add_links(response)
 
     def _state(self) -> _AppState | None:
         ctx = _cv_app.get(None)
