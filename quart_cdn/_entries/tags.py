@@ -37,6 +37,10 @@ STYLE, PRELOAD, MODULE, CLASSIC = "style", "preload", "module", "classic"
 _OWN: Final = frozenset({"rel", "href", "src", "type", "integrity"})
 # What the HTML syntax allows in an attribute name, and nothing that would need escaping.
 _ATTRIBUTE_NAME: Final = re.compile(r"[^\s\"'<>/=\x00-\x1f\x7f-\x9f&`]+")
+_NEEDS_ESCAPE: Final = re.compile(r"[&<>\"']")
+#: Attribute names already checked (they come from templates, so there are few).
+_CHECKED_NAMES: set[str] = set()
+MAX_CHECKED_NAMES: Final = 1000
 
 
 class Asset(NamedTuple):
@@ -71,6 +75,19 @@ class Tag(NamedTuple):
     integrity: str | None = None
 
 
+def _check_name(name: str) -> None:
+    if not _ATTRIBUTE_NAME.fullmatch(name) or name.lower() in _OWN:
+        shown = name if len(name) <= 40 else name[:37] + "..."
+        reason = (
+            "entry_tags writes it itself"
+            if name.lower() in _OWN
+            else "it is not a valid HTML attribute name"
+        )
+        raise ValueError(f"entry_tags() cannot take the attribute {shown!r}: {reason}")
+    if len(_CHECKED_NAMES) < MAX_CHECKED_NAMES:
+        _CHECKED_NAMES.add(name)
+
+
 def render_attrs(attrs: Mapping[str, object]) -> str:
     """`` name="value"`` for each attribute: ``True`` bare, ``False``/``None`` left out,
     anything else as its escaped ``str``.
@@ -79,23 +96,18 @@ def render_attrs(attrs: Mapping[str, object]) -> str:
         ValueError: a name that is not a valid HTML attribute name, or one that
             entry_tags writes itself.
     """
-    out = []
+    out = ""
     for name, value in attrs.items():
-        if not _ATTRIBUTE_NAME.fullmatch(name) or name.lower() in _OWN:
-            shown = name if len(name) <= 40 else name[:37] + "..."
-            raise ValueError(
-                f"entry_tags() cannot take the attribute {shown!r}: "
-                + (
-                    "entry_tags writes it itself"
-                    if name.lower() in _OWN
-                    else "it is not a valid HTML attribute name"
-                )
-            )
+        if name not in _CHECKED_NAMES:  # names come from templates: checked once each
+            _check_name(name)
         if value is True:
-            out.append(f" {name}")
+            out += f" {name}"
         elif value is not None and value is not False:
-            out.append(f' {name}="{escape(value)}"')
-    return "".join(out)
+            # A nonce is usually plain base64: skip the escaping call when nothing needs it.
+            if type(value) is not str or _NEEDS_ESCAPE.search(value):
+                value = escape(value)
+            out += f' {name}="{value}"'
+    return out
 
 
 def _crossorigin_attr(value: str | None) -> str:
