@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import weakref
 from collections.abc import Callable, Hashable
+from dataclasses import replace
 from typing import Any, Final
 
 import quart
@@ -47,10 +48,32 @@ class _AppState:
     """Where one app's CDN state lives: its :class:`CDNCore` and the Quart glue around it
     (the map adapter, static folders, the request pin). Replaced whole by ``init_app``."""
 
-    __slots__ = ("active", "adapter", "app", "core", "folders", "pin_key", "url_for")
+    __slots__ = (
+        "active",
+        "adapter",
+        "app",
+        "core",
+        "folders",
+        "follow_debug",
+        "pin_key",
+        "source",
+        "url_for",
+    )
 
-    def __init__(self, app: Quart, core: CDNCore) -> None:
+    def __init__(
+        self,
+        app: Quart,
+        config: CDNConfig,
+        *,
+        source: ManifestSource | None = None,
+        follow_debug: bool = False,
+    ) -> None:
         self.app = app
+        self.source = source
+        # CDN_DEBUG was not set: it follows app.debug, read again when the app starts
+        # serving (`quart run --debug` sets the flag after init_app has run).
+        self.follow_debug = follow_debug
+        core = CDNCore(config, source=source, base_dir=app.root_path)
         self.core = core
         self.active = core.config.active
         # Only the path of what it builds is used; the CDN host is put in front of it.
@@ -278,6 +301,7 @@ class CDN:
             ValueError: a setting is invalid; the message names its key.
             UsageError: the app is already serving.
         """
+        follow_debug = quart_key("debug") not in app.config
         for name, default in DEFAULTS.items():
             if name == "debug":
                 default = app.debug
@@ -295,13 +319,15 @@ class CDN:
                 "CDN.init_app() was called again while the app is serving, which would orphan "
                 "its manifest refresh task; call init_app before the app starts serving"
             )
-        state = _AppState(app, CDNCore(config, source=source))
-        app.extensions[STATE_KEY] = state
-        app.extensions["cdn"] = self
-        self._apps.add(app)
+        self._install(app, _AppState(app, config, source=source, follow_debug=follow_debug))
         if old is None:
             app.before_serving(self._before_serving)
             app.after_serving(self._after_serving)
+
+    def _install(self, app: Quart, state: _AppState) -> None:
+        app.extensions[STATE_KEY] = state
+        app.extensions["cdn"] = self
+        self._apps.add(app)
         app.jinja_env.globals["url_for"] = state.url_for
 
     @staticmethod
@@ -310,7 +336,15 @@ class CDN:
         return state
 
     async def _before_serving(self) -> None:
-        await self._current_state().core.start()
+        state = self._current_state()
+        app, config = state.app, state.core.config
+        if state.follow_debug and app.debug != config.debug:
+            app.config[quart_key("debug")] = app.debug
+            state = _AppState(
+                app, replace(config, debug=app.debug), source=state.source, follow_debug=True
+            )
+            self._install(app, state)
+        await state.core.start()
 
     async def _after_serving(self) -> None:
         await self._current_state().core.stop()
