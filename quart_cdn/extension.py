@@ -28,6 +28,7 @@ __all__ = ["CDN", "url_for"]
 #: Where an app keeps its per-app state (``app.extensions["cdn"]`` is the CDN object).
 STATE_KEY: Final = "quart_cdn.state"
 _STATE_NUMBERS = itertools.count()
+_Lookup = Callable[[str, dict[str, Any]], str]
 
 
 class _Pin:
@@ -55,6 +56,7 @@ class _AppState:
         "core",
         "folders",
         "follow_debug",
+        "lookup",
         "pin_key",
         "source",
         "url_for",
@@ -81,8 +83,8 @@ class _AppState:
         self.folders: dict[str, str | None] = {}
         # The attribute of a request context that holds this state's pin.
         self.pin_key = f"_quart_cdn_pin_{next(_STATE_NUMBERS)}"
-        #: The app's template global, which :func:`url_for` calls too.
-        self.url_for = _make_url_for(self)
+        #: The app's template global, and the lookup that it and :func:`url_for` call.
+        self.lookup, self.url_for = _make_url_for(self)
 
     def folder(self, endpoint: str) -> str | None:
         """The static folder behind ``endpoint``: the app's or a (nested) blueprint's."""
@@ -196,19 +198,19 @@ class _AppState:
         return url, cacheable
 
 
-def _make_url_for(state: _AppState) -> Callable[..., str]:
-    """The CDN-aware ``url_for`` bound to one app: its template global, and what
-    :func:`url_for` calls.
+def _make_url_for(state: _AppState) -> tuple[_Lookup, Callable[..., str]]:
+    """The CDN-aware ``url_for`` of one app: ``lookup(endpoint, values)``, which
+    :func:`url_for` calls, and the app's template global, a shell around it.
 
     A page calls it dozens of times, so the common call (``filename=`` only, in a request
-    whose pin has the URL) is answered in this one frame; everything else goes to
+    whose pin has the URL) is answered in ``lookup``'s one frame; everything else goes to
     :meth:`_AppState.build`, or to the app's own ``url_for`` (what plain Quart installs)
     when the CDN is off.
     """
 
     pin_key = state.pin_key
 
-    def url_for(endpoint: str, **values: Any) -> str:
+    def lookup(endpoint: str, values: dict[str, Any]) -> str:
         rctx = _cv_request.get(None)
         if rctx is not None and len(values) == 1 and "filename" in values:
             pin: _Pin | None = rctx.__dict__.get(pin_key)
@@ -223,7 +225,10 @@ def _make_url_for(state: _AppState) -> Callable[..., str]:
             return state.build(endpoint, values, rctx)
         return state.app.url_for(endpoint, **values)
 
-    return url_for
+    def url_for(endpoint: str, **values: Any) -> str:
+        return lookup(endpoint, values)
+
+    return lookup, url_for
 
 
 def url_for(endpoint: str, **values: Any) -> str:
@@ -254,7 +259,7 @@ def url_for(endpoint: str, **values: Any) -> str:
     if ctx is not None:
         state: _AppState | None = ctx.app.extensions.get(STATE_KEY)
         if state is not None and state.active:
-            return state.url_for(endpoint, **values)
+            return state.lookup(endpoint, values)
     return quart.url_for(endpoint, **values)
 
 
