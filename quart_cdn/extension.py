@@ -10,8 +10,7 @@ from typing import Any, Final
 
 import quart
 from quart import Quart
-from quart.ctx import RequestContext
-from quart.globals import _cv_app, _cv_request, _cv_websocket
+from quart.globals import _cv_app
 from quart.wrappers import BaseRequestWebsocket
 from werkzeug.routing import BuildError
 
@@ -19,6 +18,7 @@ from ._cache import Snapshot, cache_key
 from ._config import DEFAULTS, CDNConfig, quart_key
 from ._core import CDNCore
 from ._manifest import Manifest
+from ._quart import request_context_var, request_of
 from ._sources import ManifestSource
 from ._urls import path_only
 from .exceptions import UsageError
@@ -110,23 +110,19 @@ class _AppState:
             prefer_secure=self.app.config["PREFER_SECURE_URLS"],
         )
 
-    def _pin(self, rctx: RequestContext) -> _Pin:
+    def _pin(self, rctx: Any, request: BaseRequestWebsocket) -> _Pin:
         """The request's pin, made at its first CDN URL."""
         pin: _Pin | None = rctx.__dict__.get(self.pin_key)
         if pin is None:
-            request = rctx.request_websocket
             new = _Pin(self.core.snapshot, self._scheme(request), request.root_path)
             # The threads of a request share its context object; setdefault is atomic.
             pin = rctx.__dict__.setdefault(self.pin_key, new)
         return pin
 
-    def build(self, endpoint: str, values: dict[str, Any], rctx: RequestContext | None) -> str:
-        """Every call that the hot path in :func:`_make_url_for` does not answer."""
-        request: BaseRequestWebsocket | None = None
-        if rctx is not None:
-            request = rctx.request_websocket
-        elif (wctx := _cv_websocket.get(None)) is not None:
-            request = wctx.request_websocket
+    def build(self, endpoint: str, values: dict[str, Any], rctx: Any) -> str:
+        """Every call that the hot path in :func:`_make_url_for` does not answer; ``rctx``
+        is what :data:`~quart_cdn._quart.request_context_var` holds."""
+        request, pinnable = request_of(rctx)
         if endpoint[:1] == ".":
             blueprint = request.blueprint if request is not None else None
             endpoint = blueprint + endpoint if blueprint else endpoint[1:]
@@ -135,7 +131,9 @@ class _AppState:
             # What quart.url_for gives: it calls the current app's url_for, which is ours.
             return self.app.url_for(endpoint, **values)
 
-        pin = self._pin(rctx) if rctx is not None and rctx.app is self.app else None
+        pin = None
+        if pinnable and request is not None and rctx.app is self.app:
+            pin = self._pin(rctx, request)
         scheme = values.pop("_scheme", None)
         values.pop("_external", None)  # a CDN URL is always absolute
         view = None
@@ -211,7 +209,7 @@ def _make_url_for(state: _AppState) -> tuple[_Lookup, Callable[..., str]]:
     pin_key = state.pin_key
 
     def lookup(endpoint: str, values: dict[str, Any]) -> str:
-        rctx = _cv_request.get(None)
+        rctx = request_context_var.get(None)
         if rctx is not None and len(values) == 1 and "filename" in values:
             pin: _Pin | None = rctx.__dict__.get(pin_key)
             if pin is not None:
