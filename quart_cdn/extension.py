@@ -5,30 +5,29 @@ from __future__ import annotations
 import itertools
 import weakref
 from collections.abc import Callable, Hashable
-from typing import Any, Final
+from dataclasses import replace
+from typing import Any
 
 import quart
-from markupsafe import Markup
 from quart import Quart
-from quart.ctx import RequestContext
-from quart.globals import _cv_app, _cv_request, _cv_websocket
+from quart.globals import _cv_app
 from quart.wrappers import BaseRequestWebsocket, Response
 from werkzeug.routing import BuildError
 
 from ._cache import Snapshot, cache_key
 from ._config import DEFAULTS, CDNConfig, quart_key
 from ._core import CDNCore
-from ._entries.tags import EntryAssets, Rendered, cap_links
 from ._manifest import Manifest
+from ._quart import STATE_KEY, request_context_var, request_of
+from ._quart_entries import QuartEntries, entry_assets, entry_tags
 from ._sources import ManifestSource
 from ._urls import path_only
 from .exceptions import UsageError
 
 __all__ = ["CDN", "entry_assets", "entry_tags", "url_for"]
 
-#: Where an app keeps its per-app state (``app.extensions["cdn"]`` is the CDN object).
-STATE_KEY: Final = "quart_cdn.state"
 _STATE_NUMBERS = itertools.count()
+_Lookup = Callable[[str, dict[str, Any]], str]
 
 
 class _Pin:
@@ -55,16 +54,29 @@ class _AppState:
         "adapter",
         "app",
         "core",
-        "dev_key",
-        "entry_tags",
+        "entries",
         "folders",
-        "links_key",
+        "follow_debug",
+        "lookup",
         "pin_key",
+        "source",
         "url_for",
     )
 
-    def __init__(self, app: Quart, core: CDNCore) -> None:
+    def __init__(
+        self,
+        app: Quart,
+        config: CDNConfig,
+        *,
+        source: ManifestSource | None = None,
+        follow_debug: bool = False,
+    ) -> None:
         self.app = app
+        self.source = source
+        # CDN_DEBUG was not set: it follows app.debug, read again when the app starts
+        # serving (`quart run --debug` sets the flag after init_app has run).
+        self.follow_debug = follow_debug
+        core = CDNCore(config, source=source, base_dir=app.root_path)
         self.core = core
         self.active = core.config.active
         # Only the path of what it builds is used; the CDN host is put in front of it.
@@ -73,13 +85,10 @@ class _AppState:
         # The attribute of a request context that holds this state's pin.
         number = next(_STATE_NUMBERS)
         self.pin_key = f"_quart_cdn_pin_{number}"
-        # ... and the Link values its entry_tags() calls emitted, and whether the dev
-        # server's client was already emitted on its page.
-        self.links_key = f"_quart_cdn_links_{number}"
-        self.dev_key = f"_quart_cdn_dev_{number}"
-        #: The app's template globals, which :func:`url_for` and :func:`entry_tags` call too.
-        self.url_for = _make_url_for(self)
-        self.entry_tags = _make_entry_tags(self)
+        #: The app's template global, and the lookup that it and :func:`url_for` call.
+        self.lookup, self.url_for = _make_url_for(self)
+        #: entry_tags() and entry_assets(), and the app's entry_tags template global.
+        self.entries = QuartEntries(self, number)
 
     def folder(self, endpoint: str) -> str | None:
         """The static folder behind ``endpoint``: the app's or a (nested) blueprint's."""
@@ -105,23 +114,19 @@ class _AppState:
             prefer_secure=self.app.config["PREFER_SECURE_URLS"],
         )
 
-    def _pin(self, rctx: RequestContext) -> _Pin:
+    def _pin(self, rctx: Any, request: BaseRequestWebsocket) -> _Pin:
         """The request's pin, made at its first CDN URL."""
         pin: _Pin | None = rctx.__dict__.get(self.pin_key)
         if pin is None:
-            request = rctx.request_websocket
             new = _Pin(self.core.snapshot, self._scheme(request), request.root_path)
             # The threads of a request share its context object; setdefault is atomic.
             pin = rctx.__dict__.setdefault(self.pin_key, new)
         return pin
 
-    def build(self, endpoint: str, values: dict[str, Any], rctx: RequestContext | None) -> str:
-        """Every call that the hot path in :func:`_make_url_for` does not answer."""
-        request: BaseRequestWebsocket | None = None
-        if rctx is not None:
-            request = rctx.request_websocket
-        elif (wctx := _cv_websocket.get(None)) is not None:
-            request = wctx.request_websocket
+    def build(self, endpoint: str, values: dict[str, Any], rctx: Any) -> str:
+        """Every call that the hot path in :func:`_make_url_for` does not answer; ``rctx``
+        is what :data:`~quart_cdn._quart.request_context_var` holds."""
+        request, pinnable = request_of(rctx)
         if endpoint[:1] == ".":
             blueprint = request.blueprint if request is not None else None
             endpoint = blueprint + endpoint if blueprint else endpoint[1:]
@@ -130,7 +135,9 @@ class _AppState:
             # What quart.url_for gives: it calls the current app's url_for, which is ours.
             return self.app.url_for(endpoint, **values)
 
-        pin = self._pin(rctx) if rctx is not None and rctx.app is self.app else None
+        pin = None
+        if pinnable and request is not None and rctx.app is self.app:
+            pin = self._pin(rctx, request)
         scheme = values.pop("_scheme", None)
         values.pop("_external", None)  # a CDN URL is always absolute
         view = None
@@ -192,108 +199,21 @@ class _AppState:
         )
         return url, cacheable
 
-    # -- entries ------------------------------------------------------------------------
 
-    def _entry_context(
-        self, rctx: RequestContext | None
-    ) -> tuple[Snapshot, dict[tuple[str, ...], Rendered] | None, Callable[[str], str]]:
-        """The snapshot an entry is read from (the request's pin), the rendered-tags
-        cache of the request's scheme and root, and the URL of a static file."""
-        if rctx is not None and rctx.app is self.app:
-            pin = self._pin(rctx)
-            snapshot, cache = pin.snapshot, pin.entries
-        else:
-            snapshot, cache = self.core.snapshot, None
-        if self.active:
-
-            def url(filename: str) -> str:
-                return self.build("static", {"filename": filename}, rctx)
-
-        else:
-
-            def url(filename: str) -> str:
-                return self.app.url_for("static", filename=filename)
-
-        return snapshot, cache, url
-
-    def render_entries(
-        self, names: tuple[str, ...], attrs: dict[str, Any], rctx: RequestContext | None
-    ) -> Markup:
-        """Every ``entry_tags`` call that the hot path does not answer."""
-        core = self.core
-        if core.config.dev_server:
-            first = True
-            if rctx is not None:  # the client once per page
-                first = not rctx.__dict__.get(self.dev_key)
-                rctx.__dict__[self.dev_key] = True
-            return core.entries.dev_tags(names, attrs, first=first)
-        snapshot, cache, url = self._entry_context(rctx)
-        rendered, rest = core.entries.rendered(snapshot, names, cache, url).adjust(attrs)
-        if rctx is not None and core.config.preload_headers and rendered.links:
-            rctx.__dict__.setdefault(self.links_key, []).append(rendered.links)
-        return rendered.markup(rest)
-
-    def entry_assets(self, name: str) -> EntryAssets:
-        core = self.core
-        if core.config.dev_server:
-            return core.entries.dev_assets(name)
-        snapshot, _, url = self._entry_context(_cv_request.get(None))
-        return core.entries.assets(snapshot, name, url)
-
-    def add_links(self, response: Response) -> Response:
-        """Add the ``Link`` preload header of what the request's ``entry_tags`` emitted."""
-        rctx = _cv_request.get(None)
-        groups: list[tuple[str, ...]] | None = (
-            rctx.__dict__.get(self.links_key) if rctx is not None else None
-        )
-        if groups and self.core.config.preload_headers:
-            kept = cap_links(value for group in groups for value in group)
-            if kept:
-                response.headers.add("Link", ", ".join(kept))
-        return response
-
-
-def _make_entry_tags(state: _AppState) -> Callable[..., Markup]:
-    """``entry_tags`` bound to one app: its template global. The warm call (in a request
-    whose pin has the tags) is answered in this frame."""
-
-    pin_key, links_key = state.pin_key, state.links_key
-
-    def entry_tags(*names: str, **attrs: Any) -> Markup:
-        rctx = _cv_request.get(None)
-        if rctx is not None:
-            pin: _Pin | None = rctx.__dict__.get(pin_key)
-            if pin is not None and "crossorigin" not in attrs:
-                try:
-                    rendered = pin.entries.get(names)
-                except TypeError:  # an unhashable name: the slow path says what is wrong
-                    rendered = None
-                if rendered is not None:
-                    if rendered.links and state.core.config.preload_headers:
-                        links = rctx.__dict__.get(links_key)
-                        if links is None:
-                            links = rctx.__dict__[links_key] = []
-                        links.append(rendered.links)
-                    return rendered.markup(attrs)
-        return state.render_entries(names, attrs, rctx)
-
-    return entry_tags
-
-
-def _make_url_for(state: _AppState) -> Callable[..., str]:
-    """The CDN-aware ``url_for`` bound to one app: its template global, and what
-    :func:`url_for` calls.
+def _make_url_for(state: _AppState) -> tuple[_Lookup, Callable[..., str]]:
+    """The CDN-aware ``url_for`` of one app: ``lookup(endpoint, values)``, which
+    :func:`url_for` calls, and the app's template global, a shell around it.
 
     A page calls it dozens of times, so the common call (``filename=`` only, in a request
-    whose pin has the URL) is answered in this one frame; everything else goes to
+    whose pin has the URL) is answered in ``lookup``'s one frame; everything else goes to
     :meth:`_AppState.build`, or to the app's own ``url_for`` (what plain Quart installs)
     when the CDN is off.
     """
 
     pin_key = state.pin_key
 
-    def url_for(endpoint: str, **values: Any) -> str:
-        rctx = _cv_request.get(None)
+    def lookup(endpoint: str, values: dict[str, Any]) -> str:
+        rctx = request_context_var.get(None)
         if rctx is not None and len(values) == 1 and "filename" in values:
             pin: _Pin | None = rctx.__dict__.get(pin_key)
             if pin is not None:
@@ -307,7 +227,10 @@ def _make_url_for(state: _AppState) -> Callable[..., str]:
             return state.build(endpoint, values, rctx)
         return state.app.url_for(endpoint, **values)
 
-    return url_for
+    def url_for(endpoint: str, **values: Any) -> str:
+        return lookup(endpoint, values)
+
+    return lookup, url_for
 
 
 def url_for(endpoint: str, **values: Any) -> str:
@@ -338,63 +261,8 @@ def url_for(endpoint: str, **values: Any) -> str:
     if ctx is not None:
         state: _AppState | None = ctx.app.extensions.get(STATE_KEY)
         if state is not None and state.active:
-            return state.url_for(endpoint, **values)
+            return state.lookup(endpoint, values)
     return quart.url_for(endpoint, **values)
-
-
-def _current_state() -> _AppState:
-    ctx = _cv_app.get(None)
-    state: _AppState | None = ctx.app.extensions.get(STATE_KEY) if ctx is not None else None
-    if state is None:
-        raise UsageError(
-            "entry_tags() and entry_assets() need an app context of an app set up with "
-            "CDN(app) or cdn.init_app(app)"
-        )
-    return state
-
-
-def entry_tags(*names: str, **attrs: Any) -> Markup:
-    """The tags that load front-end entries from the manifest in force (also installed as
-    ``entry_tags`` in the app's Jinja globals).
-
-    For a Vite entry: a ``<link rel="stylesheet">`` for the CSS of the entry and of every
-    chunk it imports (followed recursively), a ``<link rel="modulepreload">`` for each of
-    those chunks and the entry's ``<script type="module">``; for a webpack or Encore
-    entrypoint, its CSS and its scripts in order (``<script defer>``). Each file once, CSS
-    first, every URL what ``url_for('static', filename=...)`` gives, with ``integrity`` and
-    ``crossorigin`` where the manifest has a hash. With ``CDN_DEV_SERVER``, the dev server's
-    client (once per page) and each entry from the dev server.
-
-    Args:
-        names: entry names: Vite manifest keys (``src/main.ts``, ``index.html``) or
-            entrypoint names (``main``).
-        attrs: attributes for every tag (``nonce=...``, ``**{"data-x": "y"}``): ``True``
-            bare, ``False``/``None`` left out, other values HTML-escaped; ``crossorigin``
-            replaces ``CDN_CROSSORIGIN`` for this call.
-
-    Raises:
-        NotInManifestError: strict mode and an entry is not in the manifest.
-        ManifestNotLoadedError: strict mode and no manifest has been loaded yet.
-        UsageError: neither ``CDN_MANIFEST`` nor ``CDN_DEV_SERVER`` is set.
-
-    Example::
-
-        {{ entry_tags('src/main.ts', nonce=csp_nonce) }}
-    """
-    return _current_state().entry_tags(*names, **attrs)
-
-
-def entry_assets(name: str) -> EntryAssets:
-    """The files of entry ``name`` (see :func:`entry_tags`) as data: ``.scripts``,
-    ``.styles`` and ``.preloads``, each a tuple of ``Asset(url, integrity)``, and
-    ``.module`` (``False`` for a webpack entrypoint's classic scripts).
-
-    Example::
-
-        assets = entry_assets("src/main.ts")
-        css_urls = [asset.url for asset in assets.styles]
-    """
-    return _current_state().entry_assets(name)
 
 
 class CDN:
@@ -440,6 +308,7 @@ class CDN:
             ValueError: a setting is invalid; the message names its key.
             UsageError: the app is already serving.
         """
+        follow_debug = quart_key("debug") not in app.config
         for name, default in DEFAULTS.items():
             if name == "debug":
                 default = app.debug
@@ -457,16 +326,18 @@ class CDN:
                 "CDN.init_app() was called again while the app is serving, which would orphan "
                 "its manifest refresh task; call init_app before the app starts serving"
             )
-        state = _AppState(app, CDNCore(config, source=source))
-        app.extensions[STATE_KEY] = state
-        app.extensions["cdn"] = self
-        self._apps.add(app)
+        self._install(app, _AppState(app, config, source=source, follow_debug=follow_debug))
         if old is None:
             app.before_serving(self._before_serving)
             app.after_serving(self._after_serving)
             app.after_request(self._after_request)
+
+    def _install(self, app: Quart, state: _AppState) -> None:
+        app.extensions[STATE_KEY] = state
+        app.extensions["cdn"] = self
+        self._apps.add(app)
         app.jinja_env.globals["url_for"] = state.url_for
-        app.jinja_env.globals["entry_tags"] = state.entry_tags
+        app.jinja_env.globals["entry_tags"] = state.entries.template_global
 
     @staticmethod
     def _current_state() -> _AppState:
@@ -474,13 +345,21 @@ class CDN:
         return state
 
     async def _before_serving(self) -> None:
-        await self._current_state().core.start()
+        state = self._current_state()
+        app, config = state.app, state.core.config
+        if state.follow_debug and app.debug != config.debug:
+            app.config[quart_key("debug")] = app.debug
+            state = _AppState(
+                app, replace(config, debug=app.debug), source=state.source, follow_debug=True
+            )
+            self._install(app, state)
+        await state.core.start()
 
     async def _after_serving(self) -> None:
         await self._current_state().core.stop()
 
     async def _after_request(self, response: Response) -> Response:
-        return self._current_state().add_links(response)
+        return self._current_state().entries.add_links(response)
 
     def _state(self) -> _AppState | None:
         ctx = _cv_app.get(None)
