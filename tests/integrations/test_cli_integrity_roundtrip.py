@@ -76,7 +76,7 @@ async def test_cli_integrity_vite_round_trip(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["integrity", str(dist / ".vite" / "manifest.json")])
     assert result.exit_code == 0, result.output
 
-    app = Quart(__name__, static_folder=str(dist))
+    app = Quart(__name__, static_folder=str(dist), static_url_path="/static")
     app.config.update(
         CDN_DOMAIN="cdn.example.com",
         CDN_MANIFEST=True,
