@@ -129,7 +129,10 @@ class Entries:
         """The tags of ``names`` from ``snapshot``, built with ``url`` (a static file name
         to its URL) and kept in ``cache`` (the snapshot's dict for one scheme and root)."""
         if cache is not None:
-            found = cache.get(names)
+            try:
+                found = cache.get(names)
+            except TypeError:  # an unhashable name: _resolution says what is wrong
+                found = None
             if found is not None:
                 return found
         resolution = self._resolution(snapshot, names)

@@ -243,3 +243,24 @@ async def test_entry_tags_quart_link_header_cap(tmp_path: Path) -> None:
         assert values[0].startswith(f"<{CDN_STATIC}/assets/chunk-000-")
         numbers = [int(v.split("chunk-")[1][:3]) for v in values]
         assert numbers == list(range(len(values)))  # the first ones, in order
+
+
+async def test_entry_tags_quart_attributes_and_overrides(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.test_app(), app.test_request_context("/"):
+        warm = entry_tags("src/main.js")  # then from the request's cache
+        tags = entry_tags(
+            "src/main.js", crossorigin="use-credentials", defer=False, **{"data-x": 1}
+        )
+        assert tags.count('crossorigin="use-credentials" data-x="1"') == 3  # the hashed files
+        assert "defer" not in tags and tags.count('data-x="1"') == 6
+        assert entry_tags("src/main.js", crossorigin=None).count("crossorigin") == 0
+        assert entry_tags("src/main.js") == warm
+        with pytest.raises(ValueError, match="cannot take the attribute 'src'"):
+            entry_tags("src/main.js", src="x")
+        with pytest.raises(ValueError, match="not a valid HTML attribute name"):
+            entry_tags("src/main.js", **{"on load": "x"})
+        with pytest.raises(TypeError, match="must be a string"):
+            entry_tags(["src/main.js"])  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="1 to 32 entry names"):
+            entry_tags()
