@@ -9,14 +9,29 @@ one rule for what a URL depends on, used by both adapters.
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from ._manifest import Manifest
 
-__all__ = ["MAX_CACHED_URLS", "MAX_VIEWS", "Snapshot", "cache_key", "values_key"]
+if TYPE_CHECKING:
+    from ._entries.resolve import Resolution
+    from ._entries.tags import Rendered
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+__all__ = [
+    "MAX_CACHED_ENTRIES",
+    "MAX_CACHED_URLS",
+    "MAX_VIEWS",
+    "Snapshot",
+    "cache_key",
+    "values_key",
+]
 
 #: Caps that keep hostile or runaway input (user-chosen file names) from growing memory.
 MAX_CACHED_URLS: Final = 50_000
+MAX_CACHED_ENTRIES: Final = 10_000
 MAX_VIEWS: Final = 100
 
 #: Value types whose equal values build equal URLs once the type is in the key.
@@ -31,13 +46,32 @@ class Snapshot:
     Quart adapter's hot path, whose request pins its scheme and root path to a view.
     """
 
-    __slots__ = ("cache", "manifest", "stored", "views")
+    __slots__ = ("cache", "entry_views", "kept", "manifest", "resolutions", "stored", "views")
 
     def __init__(self, manifest: Manifest | None) -> None:
         self.manifest = manifest
         self.cache: dict[Hashable, str] = {}
         self.views: dict[tuple[str, str], dict[Hashable, str]] = {}
         self.stored = 0
+        #: Entries: each name's files, and rendered tags by names, per scheme and root.
+        self.resolutions: dict[str, Resolution] = {}
+        self.entry_views: dict[tuple[str, str], dict[tuple[str, ...], Rendered]] = {}
+        self.kept = 0
+
+    def entry_view(self, scheme: str, root: str) -> dict[tuple[str, ...], Rendered]:
+        """The rendered entry tags of ``scheme`` and ``root`` (past MAX_VIEWS, not kept)."""
+        view = self.entry_views.get((scheme, root))
+        if view is None:
+            view = {}
+            if len(self.entry_views) < MAX_VIEWS:
+                view = self.entry_views.setdefault((scheme, root), view)
+        return view
+
+    def keep(self, cache: dict[_K, _V], key: _K, value: _V) -> None:
+        """Keep ``value`` in one of the entry caches, up to MAX_CACHED_ENTRIES in all."""
+        if self.kept < MAX_CACHED_ENTRIES:
+            self.kept += 1
+            cache[key] = value
 
     def view(self, scheme: str, root: str) -> dict[Hashable, str]:
         """The view of ``scheme`` and ``root``; past MAX_VIEWS, a new one that is not kept."""

@@ -13,10 +13,19 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from ._urls import normalize_domain
 
-__all__ = ["DEFAULTS", "DEFAULT_MAX_BYTES", "DEFAULT_TIMEOUT", "CDNConfig", "quart_key"]
+__all__ = [
+    "CROSSORIGIN_VALUES",
+    "DEFAULTS",
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_TIMEOUT",
+    "CDNConfig",
+    "dev_server_url",
+    "quart_key",
+]
 
 #: The largest manifest accepted by default (a 100,000-entry JSON mapping is about 8 MB).
 DEFAULT_MAX_BYTES: Final = 32 * 1024 * 1024
@@ -36,13 +45,20 @@ DEFAULTS: Final[Mapping[str, Any]] = {
     "manifest_timeout": DEFAULT_TIMEOUT,
     "manifest_strict": True,
     "manifest_max_bytes": DEFAULT_MAX_BYTES,
+    "crossorigin": "anonymous",
+    "dev_server": None,
+    "dev_server_react": False,
+    "preload_headers": True,
     # The app as the CDN's origin (_origin.py).
     "origin_cache": True,
     "cors": "*",
     "precompressed": True,
 }
 
-# An origin as a browser sends it in ``Origin``: scheme://host[:port], nothing after.
+#: The values of ``crossorigin`` (``None`` leaves the attribute out).
+CROSSORIGIN_VALUES: Final = ("anonymous", "use-credentials")
+
+#: An origin as a browser sends it in ``Origin``: scheme://host[:port], nothing after.
 _ORIGIN = re.compile(r"https?://(?:[a-z0-9-]+(?:\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?")
 
 
@@ -66,6 +82,10 @@ class CDNConfig:
     manifest_timeout: float = DEFAULT_TIMEOUT
     manifest_strict: bool = True
     manifest_max_bytes: int = DEFAULT_MAX_BYTES
+    crossorigin: str | None = "anonymous"
+    dev_server: str | None = None
+    dev_server_react: bool = False
+    preload_headers: bool = True
     origin_cache: bool = True
     cors: str | None = "*"
     precompressed: bool = True
@@ -150,13 +170,18 @@ class CDNConfig:
             raise ValueError(
                 f"{key('manifest_max_bytes')} must be a positive number of bytes, not {max_bytes!r}"
             )
+        crossorigin = get("crossorigin")
+        if crossorigin is not None and crossorigin not in CROSSORIGIN_VALUES:
+            raise ValueError(
+                f"{key('crossorigin')} must be 'anonymous', 'use-credentials' or None (no "
+                f"attribute), not {_shown(crossorigin)}"
+            )
         cors = get("cors")
         if cors is not None and cors != "*":
             if not isinstance(cors, str) or not _ORIGIN.fullmatch(cors.lower()):
-                shown = repr(cors) if len(repr(cors)) <= 80 else repr(cors)[:77] + "..."
                 raise ValueError(
                     f"{key('cors')} must be '*', one origin such as 'https://app.example.com' "
-                    f"(scheme://host[:port], no path) or None, not {shown}"
+                    f"(scheme://host[:port], no path) or None, not {_shown(cors)}"
                 )
             cors = cors.lower()
         debug = get("debug")
@@ -174,7 +199,46 @@ class CDNConfig:
             manifest_timeout=timeout,
             manifest_strict=bool(get("manifest_strict")),
             manifest_max_bytes=max_bytes,
+            crossorigin=crossorigin,
+            dev_server=dev_server_url(get("dev_server"), key("dev_server")),
+            dev_server_react=bool(get("dev_server_react")),
+            preload_headers=bool(get("preload_headers")),
             origin_cache=bool(get("origin_cache")),
             cors=cors,
             precompressed=bool(get("precompressed")),
         )
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def dev_server_url(value: object, key: str = "CDN_DEV_SERVER") -> str | None:
+    """Check a dev server URL (``http://localhost:5173``, or with Vite's ``base`` as its
+    path, ``http://localhost:5173/static``) and return it without a trailing ``/``.
+
+    Raises:
+        ValueError: not an ``http(s)://host[:port][/path]`` URL; the message names ``key``.
+    """
+    if value is None or value == "":
+        return None
+    hint = "; give the URL of Vite's dev server, e.g. 'http://localhost:5173'"
+    if not isinstance(value, str):
+        raise ValueError(f"{key} must be a string URL or None, not {_shown(value)}{hint}")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or "@" in parts.netloc
+        or any(c.isspace() or not c.isprintable() for c in value)
+    ):
+        raise ValueError(f"{key} must be an http:// or https:// URL, not {_shown(value)}{hint}")
+    return value.rstrip("/")

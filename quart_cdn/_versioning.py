@@ -24,6 +24,8 @@ logger = logging.getLogger("quart_cdn")
 #: Caps that keep hostile or runaway input (user-chosen file names) from growing memory.
 MAX_CACHED_MTIMES: Final = 100_000
 MAX_WARNINGS: Final = 10_000
+#: How many manifests' sets of listed files are kept (the one in force, the one before).
+MAX_NAME_SETS: Final = 2
 
 
 def safe_join(folder: str, filename: str) -> str | None:
@@ -47,7 +49,9 @@ class Versioner:
         self.config = config
         self._mtimes: dict[tuple[str, str], int | None] = {}
         self._warned: set[Hashable] = set()
-        self._listed: tuple[Manifest | None, frozenset[str]] = (None, frozenset())
+        # The files each recent manifest lists, by id (the manifest is held, so its id is
+        # not reused while it is here); built at the first miss that needs them.
+        self._names: dict[int, tuple[Manifest, frozenset[str]]] = {}
 
     def warn_once(self, key: Hashable, message: str, *args: object) -> None:
         if key not in self._warned:
@@ -121,6 +125,8 @@ class Versioner:
                 hashed = self._hashed(manifest, url_key, filename)
                 if hashed is not None:
                     return hashed, None
+                if filename and self._lists(manifest, url_key, filename):
+                    return None, None  # an already hashed file: its own URL, no version
                 self._miss(url_key)
         if config.timestamp and folder is not None and filename:
             mtime = self.mtime(folder, filename)
@@ -141,17 +147,32 @@ class Versioner:
         return manifest.get(filename)  # type: ignore[no-any-return]
 
     def listed(self, manifest: Manifest | None, url_key: str, filename: str) -> bool:
-        """Whether ``filename`` is a hashed name that ``manifest`` (a mapping) lists, so
-        that its URL, with no other version, is one :meth:`version` gives: the reverse of
-        :meth:`_hashed`, whose value may carry the endpoint's URL path in front."""
-        if manifest is None or manifest.kind != "mapping":
+        """Whether ``filename`` is a hashed file that ``manifest`` (a mapping) lists, so
+        that its own URL, the one :meth:`version` gives it, never changes bytes. A name
+        the manifest maps to itself (webpack lists unhashed files so) is not hashed."""
+        if manifest is None or manifest.kind != "mapping" or not filename:
             return False
-        cached, values = self._listed
-        if cached is not manifest:  # once per manifest; swapped whole, never changed
-            # A name mapped to itself (webpack lists unhashed files so) is not hashed.
-            values = frozenset(value for key, value in manifest.items() if value != key)
-            self._listed = (manifest, values)
-        return filename in values or url_key in values
+        if manifest.get(filename) == filename or manifest.get(url_key) == url_key:
+            return False
+        return self._lists(manifest, url_key, filename)
+
+    def _lists(self, manifest: Manifest, url_key: str, filename: str) -> bool:
+        """Whether ``manifest`` lists ``filename`` (or ``url_key``) as a file it made: a
+        mapping's value, or a file of its entries (a Vite chunk's CSS, an entrypoint's JS)."""
+        names = self._names.get(id(manifest))
+        if names is None or names[0] is not manifest:
+            files = set(manifest.values())
+            graph = manifest.entries
+            for chunk in graph.chunks.values():
+                files.add(chunk.file)
+                files.update(chunk.css, chunk.assets)
+            for entrypoint in graph.entrypoints.values():
+                files.update(entrypoint.js, entrypoint.css)
+            files.update(graph.integrity)
+            if len(self._names) >= MAX_NAME_SETS:  # the oldest manifests go first
+                del self._names[next(iter(self._names))]
+            names = self._names[id(manifest)] = (manifest, frozenset(files))
+        return filename in names[1] or url_key in names[1]
 
     def _miss(self, url_key: str) -> None:
         if self.config.manifest_strict:

@@ -2,41 +2,33 @@
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import mimetypes
-import os
-import stat
 import weakref
-from collections.abc import Awaitable, Callable, Hashable
-from typing import Any, Final
+from collections.abc import Callable, Hashable
+from dataclasses import replace
+from typing import Any
 
-import anyio.to_thread
 import quart
 from quart import Quart
-from quart.ctx import RequestContext
-from quart.globals import _cv_app, _cv_request, _cv_websocket
-from quart.helpers import send_file
+from quart.globals import _cv_app
 from quart.wrappers import BaseRequestWebsocket, Response
-from werkzeug.datastructures import Headers
-from werkzeug.exceptions import NotFound
 from werkzeug.routing import BuildError
-from werkzeug.security import safe_join
 
 from ._cache import Snapshot, cache_key
 from ._config import DEFAULTS, CDNConfig, quart_key
 from ._core import CDNCore
 from ._manifest import Manifest
-from ._origin import Answer, Origin, apply_answer
+from ._quart import STATE_KEY, request_context_var, request_of
+from ._quart_entries import QuartEntries, entry_assets, entry_tags
+from ._quart_origin import QuartOrigin
 from ._sources import ManifestSource
 from ._urls import path_only
 from .exceptions import UsageError
 
-__all__ = ["CDN", "url_for"]
+__all__ = ["CDN", "entry_assets", "entry_tags", "url_for"]
 
-#: Where an app keeps its per-app state (``app.extensions["cdn"]`` is the CDN object).
-STATE_KEY: Final = "quart_cdn.state"
 _STATE_NUMBERS = itertools.count()
+_Lookup = Callable[[str, dict[str, Any]], str]
 
 
 class _Pin:
@@ -44,33 +36,63 @@ class _Pin:
     manifest and its URLs, so that a page never mixes two manifests), the request's default
     scheme and root path, and the snapshot's view of the URLs for those two."""
 
-    __slots__ = ("root", "scheme", "snapshot", "urls")
+    __slots__ = ("entries", "root", "scheme", "snapshot", "urls")
 
     def __init__(self, snapshot: Snapshot, scheme: str, root: str) -> None:
         self.snapshot = snapshot
         self.scheme = scheme
         self.root = root
         self.urls = snapshot.view(scheme, root)
+        self.entries = snapshot.entry_view(scheme, root)
 
 
 class _AppState:
     """Where one app's CDN state lives: its :class:`CDNCore` and the Quart glue around it
     (the map adapter, static folders, the request pin). Replaced whole by ``init_app``."""
 
-    __slots__ = ("active", "adapter", "app", "core", "folders", "origin", "pin_key", "url_for")
+    __slots__ = (
+        "active",
+        "adapter",
+        "app",
+        "core",
+        "entries",
+        "folders",
+        "follow_debug",
+        "lookup",
+        "origin",
+        "pin_key",
+        "source",
+        "url_for",
+    )
 
-    def __init__(self, app: Quart, core: CDNCore) -> None:
+    def __init__(
+        self,
+        app: Quart,
+        config: CDNConfig,
+        *,
+        source: ManifestSource | None = None,
+        follow_debug: bool = False,
+    ) -> None:
         self.app = app
+        self.source = source
+        # CDN_DEBUG was not set: it follows app.debug, read again when the app starts
+        # serving (`quart run --debug` sets the flag after init_app has run).
+        self.follow_debug = follow_debug
+        core = CDNCore(config, source=source, base_dir=app.root_path)
         self.core = core
-        self.origin = Origin(core)
         self.active = core.config.active
         # Only the path of what it builds is used; the CDN host is put in front of it.
         self.adapter = app.url_map.bind("localhost")
         self.folders: dict[str, str | None] = {}
         # The attribute of a request context that holds this state's pin.
-        self.pin_key = f"_quart_cdn_pin_{next(_STATE_NUMBERS)}"
-        #: The app's template global, which :func:`url_for` calls too.
-        self.url_for = _make_url_for(self)
+        number = next(_STATE_NUMBERS)
+        self.pin_key = f"_quart_cdn_pin_{number}"
+        #: The app's template global, and the lookup that it and :func:`url_for` call.
+        self.lookup, self.url_for = _make_url_for(self)
+        #: entry_tags() and entry_assets(), and the app's entry_tags template global.
+        self.entries = QuartEntries(self, number)
+        #: The app's static routes as the CDN's origin.
+        self.origin = QuartOrigin(self)
 
     def folder(self, endpoint: str) -> str | None:
         """The static folder behind ``endpoint``: the app's or a (nested) blueprint's."""
@@ -96,23 +118,19 @@ class _AppState:
             prefer_secure=self.app.config["PREFER_SECURE_URLS"],
         )
 
-    def _pin(self, rctx: RequestContext) -> _Pin:
+    def _pin(self, rctx: Any, request: BaseRequestWebsocket) -> _Pin:
         """The request's pin, made at its first CDN URL."""
         pin: _Pin | None = rctx.__dict__.get(self.pin_key)
         if pin is None:
-            request = rctx.request_websocket
             new = _Pin(self.core.snapshot, self._scheme(request), request.root_path)
             # The threads of a request share its context object; setdefault is atomic.
             pin = rctx.__dict__.setdefault(self.pin_key, new)
         return pin
 
-    def build(self, endpoint: str, values: dict[str, Any], rctx: RequestContext | None) -> str:
-        """Every call that the hot path in :func:`_make_url_for` does not answer."""
-        request: BaseRequestWebsocket | None = None
-        if rctx is not None:
-            request = rctx.request_websocket
-        elif (wctx := _cv_websocket.get(None)) is not None:
-            request = wctx.request_websocket
+    def build(self, endpoint: str, values: dict[str, Any], rctx: Any) -> str:
+        """Every call that the hot path in :func:`_make_url_for` does not answer; ``rctx``
+        is what :data:`~quart_cdn._quart.request_context_var` holds."""
+        request, pinnable = request_of(rctx)
         if endpoint[:1] == ".":
             blueprint = request.blueprint if request is not None else None
             endpoint = blueprint + endpoint if blueprint else endpoint[1:]
@@ -121,7 +139,9 @@ class _AppState:
             # What quart.url_for gives: it calls the current app's url_for, which is ours.
             return self.app.url_for(endpoint, **values)
 
-        pin = self._pin(rctx) if rctx is not None and rctx.app is self.app else None
+        pin = None
+        if pinnable and request is not None and rctx.app is self.app:
+            pin = self._pin(rctx, request)
         scheme = values.pop("_scheme", None)
         values.pop("_external", None)  # a CDN URL is always absolute
         view = None
@@ -183,107 +203,21 @@ class _AppState:
         )
         return url, cacheable
 
-    # -- the app as the CDN's origin (the rules are in _origin.py) --------------------------
 
-    def origin_before(self) -> Response | None:
-        """Before a request of a CDN static route: serve it by the origin rules, and answer
-        a CORS preflight."""
-        request = quart.request
-        endpoint = request.endpoint
-        if endpoint is None or not self.core.is_cdn(endpoint) or self.folder(endpoint) is None:
-            return None
-        view = self.app.view_functions.get(endpoint)
-        if view is not None and not hasattr(view, _ORIGINAL):  # also a blueprint's, later
-            self.app.view_functions[endpoint] = _origin_view(endpoint, view)
-        if request.method == "OPTIONS" and self.origin.cors is not None:
-            headers = self.origin.preflight_headers(
-                request.headers.get("Access-Control-Request-Headers")
-            )
-            return self.app.response_class("", 204, Headers(headers))
-        return None
-
-    async def serve(self, endpoint: str, filename: str) -> Response:
-        """A static file of ``endpoint``, as Quart sends it, by the origin rules."""
-        request, origin = quart.request, self.origin
-        folder = self.folder(endpoint)
-        assert folder is not None
-        path = safe_join(folder, filename)
-        found: os.stat_result | None = None
-        if path is not None:
-            with contextlib.suppress(OSError, ValueError):
-                found = os.stat(path)
-        if path is None or found is None or not stat.S_ISREG(found.st_mode):
-            _keep_answer(origin.missing(request.query_string))
-            raise NotFound()
-        if origin.needs_digest(path, found):  # once per version of the file
-            await anyio.to_thread.run_sync(origin.digest, path, found)
-        variant, answer = origin.decide(
-            url_key=request.path.lstrip("/"),
-            filename=filename,
-            folder=folder,
-            query=request.query_string,
-            path=path,
-            stat=found,
-            accept_encoding=request.headers.get("Accept-Encoding"),
-        )
-        mimetype = mimetypes.guess_type(filename)[0] or "application/octet-stream"
-        try:
-            response = await send_file(variant.path, mimetype=mimetype, conditional=True)
-        except FileNotFoundError:  # a sibling removed since it was found: the plain file
-            origin.forget(path)
-            response = await send_file(path, mimetype=mimetype, conditional=True)
-            answer = origin.answer(answer.cache_control, origin.variant(path, found, None))
-        _keep_answer(answer)
-        return response
-
-
-_ORIGINAL: Final = "_quart_cdn_original"
-_ANSWER_KEY: Final = "_quart_cdn_answer"
-
-
-def _origin_view(endpoint: str, original: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
-    """The view that replaces a CDN static route's: the origin rules while the CDN is on,
-    else the original (the state is looked up per call: ``init_app`` may run again)."""
-
-    async def view(filename: str) -> Any:
-        state: _AppState | None = quart.current_app.extensions.get(STATE_KEY)
-        if state is None or not state.origin.enabled:
-            return await quart.current_app.ensure_async(original)(filename=filename)
-        return await state.serve(endpoint, filename)
-
-    setattr(view, _ORIGINAL, original)
-    return view
-
-
-def _keep_answer(answer: Answer) -> None:
-    """Keep the header changes for :func:`_apply_answer`, which also sees error responses."""
-    rctx = _cv_request.get()
-    rctx.__dict__[_ANSWER_KEY] = answer
-
-
-async def _apply_answer(response: Response) -> Response:
-    # A coroutine function: Quart would run a plain function in a worker thread.
-    rctx = _cv_request.get(None)
-    answer: Answer | None = rctx.__dict__.get(_ANSWER_KEY) if rctx is not None else None
-    if answer is not None:
-        apply_answer(response.headers, answer)
-    return response
-
-
-def _make_url_for(state: _AppState) -> Callable[..., str]:
-    """The CDN-aware ``url_for`` bound to one app: its template global, and what
-    :func:`url_for` calls.
+def _make_url_for(state: _AppState) -> tuple[_Lookup, Callable[..., str]]:
+    """The CDN-aware ``url_for`` of one app: ``lookup(endpoint, values)``, which
+    :func:`url_for` calls, and the app's template global, a shell around it.
 
     A page calls it dozens of times, so the common call (``filename=`` only, in a request
-    whose pin has the URL) is answered in this one frame; everything else goes to
+    whose pin has the URL) is answered in ``lookup``'s one frame; everything else goes to
     :meth:`_AppState.build`, or to the app's own ``url_for`` (what plain Quart installs)
     when the CDN is off.
     """
 
     pin_key = state.pin_key
 
-    def url_for(endpoint: str, **values: Any) -> str:
-        rctx = _cv_request.get(None)
+    def lookup(endpoint: str, values: dict[str, Any]) -> str:
+        rctx = request_context_var.get(None)
         if rctx is not None and len(values) == 1 and "filename" in values:
             pin: _Pin | None = rctx.__dict__.get(pin_key)
             if pin is not None:
@@ -297,7 +231,10 @@ def _make_url_for(state: _AppState) -> Callable[..., str]:
             return state.build(endpoint, values, rctx)
         return state.app.url_for(endpoint, **values)
 
-    return url_for
+    def url_for(endpoint: str, **values: Any) -> str:
+        return lookup(endpoint, values)
+
+    return lookup, url_for
 
 
 def url_for(endpoint: str, **values: Any) -> str:
@@ -328,7 +265,7 @@ def url_for(endpoint: str, **values: Any) -> str:
     if ctx is not None:
         state: _AppState | None = ctx.app.extensions.get(STATE_KEY)
         if state is not None and state.active:
-            return state.url_for(endpoint, **values)
+            return state.lookup(endpoint, values)
     return quart.url_for(endpoint, **values)
 
 
@@ -375,6 +312,7 @@ class CDN:
             ValueError: a setting is invalid; the message names its key.
             UsageError: the app is already serving.
         """
+        follow_debug = quart_key("debug") not in app.config
         for name, default in DEFAULTS.items():
             if name == "debug":
                 default = app.debug
@@ -392,16 +330,19 @@ class CDN:
                 "CDN.init_app() was called again while the app is serving, which would orphan "
                 "its manifest refresh task; call init_app before the app starts serving"
             )
-        state = _AppState(app, CDNCore(config, source=source))
-        app.extensions[STATE_KEY] = state
-        app.extensions["cdn"] = self
-        self._apps.add(app)
+        self._install(app, _AppState(app, config, source=source, follow_debug=follow_debug))
         if old is None:
             app.before_serving(self._before_serving)
             app.after_serving(self._after_serving)
-            app.before_request(self._origin_before)
-            app.after_request(_apply_answer)
+            app.before_request(self._before_request)
+            app.after_request(self._after_request)
+
+    def _install(self, app: Quart, state: _AppState) -> None:
+        app.extensions[STATE_KEY] = state
+        app.extensions["cdn"] = self
+        self._apps.add(app)
         app.jinja_env.globals["url_for"] = state.url_for
+        app.jinja_env.globals["entry_tags"] = state.entries.template_global
 
     @staticmethod
     def _current_state() -> _AppState:
@@ -409,14 +350,25 @@ class CDN:
         return state
 
     async def _before_serving(self) -> None:
-        await self._current_state().core.start()
+        state = self._current_state()
+        app, config = state.app, state.core.config
+        if state.follow_debug and app.debug != config.debug:
+            app.config[quart_key("debug")] = app.debug
+            state = _AppState(
+                app, replace(config, debug=app.debug), source=state.source, follow_debug=True
+            )
+            self._install(app, state)
+        await state.core.start()
 
     async def _after_serving(self) -> None:
         await self._current_state().core.stop()
 
-    async def _origin_before(self) -> Response | None:
+    async def _before_request(self) -> Response | None:
+        return self._current_state().origin.before_request()
+
+    async def _after_request(self, response: Response) -> Response:
         state = self._current_state()
-        return state.origin_before() if state.origin.enabled else None
+        return state.origin.after_request(state.entries.add_links(response))
 
     def _state(self) -> _AppState | None:
         ctx = _cv_app.get(None)

@@ -12,24 +12,19 @@ Needs the ``starlette`` extra: ``pip install 'quart-cdn[starlette]'``.
 from __future__ import annotations
 
 import contextlib
-import mimetypes
-import os
-import stat
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Any, Final
 
 try:
     from jinja2 import pass_context
     from jinja2.runtime import Context
-    from starlette._utils import get_route_path
-    from starlette.datastructures import URL, Headers, MutableHeaders, URLPath
-    from starlette.exceptions import HTTPException
-    from starlette.responses import FileResponse, Response
+    from markupsafe import Markup
+    from starlette.datastructures import URL, URLPath
+    from starlette.requests import Request
     from starlette.routing import BaseRoute, Host, Mount
-    from starlette.staticfiles import NotModifiedResponse, StaticFiles
+    from starlette.staticfiles import StaticFiles
     from starlette.templating import Jinja2Templates
-    from starlette.types import Scope
 except ImportError as exc:  # pragma: no cover - exercised by a test that hides starlette
     raise ImportError(
         f"quart_cdn.starlette needs Starlette and Jinja2 ({exc.name or exc} is missing): "
@@ -40,8 +35,10 @@ from ._cache import Snapshot, cache_key
 from ._config import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, CDNConfig
 from ._core import CDNCore
 from ._manifest import Manifest
-from ._origin import Origin, apply_answer
+from ._origin import Origin
 from ._sources import ManifestSource
+from ._starlette_entries import StarletteEntries
+from ._starlette_origin import serve_mounts
 
 __all__ = ["StarletteCDN"]
 
@@ -81,103 +78,7 @@ def _static_files(routes: Sequence[BaseRoute], name: str) -> StaticFiles | None:
     return None
 
 
-def _static_mounts(
-    routes: Sequence[BaseRoute], prefix: str = ""
-) -> Iterator[tuple[str, StaticFiles]]:
-    """Every ``StaticFiles`` mounted under a name, with its full name (``admin:static``)."""
-    for route in routes:
-        if isinstance(route, Mount) and route.name is not None:
-            app: object = route.app
-            for _ in range(_MAX_WRAPPERS):
-                if isinstance(app, StaticFiles):
-                    yield prefix + route.name, app
-                    break
-                app = getattr(app, "app", None)
-        if isinstance(route, (Mount, Host)) and not isinstance(route.app, StaticFiles):
-            inner = prefix + route.name + ":" if route.name else prefix
-            yield from _static_mounts(route.routes, inner)
-
-
-def _serve_by_origin(static: StaticFiles, origin: Origin) -> None:
-    """Serve ``static`` by the origin rules (``_origin.py``): its responses get their
-    caching, CORS and precompressed variant from ``origin``. Applied to the instance."""
-    if getattr(static, "_quart_cdn_origin", None) is origin:
-        return
-    get_response = type(static).get_response.__get__(static)
-    lookup_path = type(static).lookup_path.__get__(static)
-    folder = None if static.directory is None else os.fspath(static.directory)
-
-    async def origin_get_response(path: str, scope: Scope) -> Response:
-        if scope["method"] == "OPTIONS" and origin.cors is not None:
-            requested = Headers(scope=scope).get("access-control-request-headers")
-            preflight = Response(status_code=204)
-            for name, value in origin.preflight_headers(requested):
-                preflight.headers.append(name, value)
-            return preflight
-        try:
-            response: Response = await get_response(path, scope)
-        except HTTPException as exc:
-            if exc.status_code != 404:
-                raise
-            headers = MutableHeaders(headers=exc.headers)
-            apply_answer(headers, origin.missing(scope.get("query_string", b"")))
-            raise HTTPException(404, exc.detail, dict(headers)) from None
-        if response.status_code == 404:  # html=True's 404.html
-            apply_answer(response.headers, origin.missing(scope.get("query_string", b"")))
-        return response
-
-    def origin_file_response(
-        full_path: str | os.PathLike[str],
-        stat_result: os.stat_result,
-        scope: Scope,
-        status_code: int = 200,
-    ) -> Response:
-        request_headers = Headers(scope=scope)
-        plain = os.fspath(full_path)
-        root: str = scope.get("app_root_path", "")
-        url_path: str = scope["path"]
-        variant, answer = origin.decide(
-            url_key=url_path.removeprefix(root).lstrip("/"),
-            filename=get_route_path(scope).lstrip("/"),
-            folder=folder,
-            query=scope.get("query_string", b""),
-            path=plain,
-            stat=stat_result,
-            accept_encoding=request_headers.get("accept-encoding"),
-        )
-        fields = answer.fields
-        if variant.encoding is not None:
-            fields = {**fields, "etag": variant.etag()}
-        response: Response = FileResponse(
-            variant.path,
-            status_code=status_code,
-            stat_result=variant.stat,
-            media_type=mimetypes.guess_type(plain)[0] or "application/octet-stream",
-            headers=fields,
-        )
-        if static.is_not_modified(response.headers, request_headers):
-            response = NotModifiedResponse(response.headers)
-            apply_answer(response.headers, answer)
-        return response
-
-    def origin_lookup_path(path: str) -> tuple[str, os.stat_result | None]:
-        # Starlette runs this in a worker thread: the place to read a file's digests.
-        full_path, found = lookup_path(path)
-        if (
-            found is not None
-            and stat.S_ISREG(found.st_mode)
-            and origin.needs_digest(full_path, found)
-        ):
-            origin.digest(full_path, found)
-        return full_path, found
-
-    static.lookup_path = origin_lookup_path  # type: ignore[method-assign]
-    static.get_response = origin_get_response  # type: ignore[method-assign]
-    static.file_response = origin_file_response  # type: ignore[method-assign]
-    static._quart_cdn_origin = origin  # type: ignore[attr-defined]
-
-
-class StarletteCDN:
+class StarletteCDN(StarletteEntries):
     """Serve a Starlette or FastAPI app's static files from a CDN.
 
     The keyword arguments mirror the Quart ``CDN_*`` keys, lower-cased and without the
@@ -196,6 +97,14 @@ class StarletteCDN:
         manifest_timeout: seconds allowed for one fetch.
         manifest_strict: fail loudly on a missing manifest or entry, else fall back.
         manifest_max_bytes: refuse manifests larger than this.
+        crossorigin: the ``crossorigin`` of entry tags that carry ``integrity``
+            (``"anonymous"``, ``"use-credentials"``, ``None``: none).
+        dev_server: the URL of Vite's dev server (with Vite's ``base`` as its path:
+            ``http://localhost:5173/static``); entries then come from it, no manifest is
+            loaded.
+        dev_server_react: add React Refresh's preamble before the dev server's client.
+        preload_headers: add ``Link`` preload headers for what ``entry_tags`` emitted to
+            responses made with the installed templates' ``TemplateResponse``.
         origin_cache: answer the ``StaticFiles`` mounts in ``endpoints`` with
             ``immutable`` for the current version and ``no-store`` for any other.
         cors: ``Access-Control-Allow-Origin`` on those mounts' responses (``"*"`` or one
@@ -231,6 +140,10 @@ class StarletteCDN:
         manifest_timeout: float = DEFAULT_TIMEOUT,
         manifest_strict: bool = True,
         manifest_max_bytes: int = DEFAULT_MAX_BYTES,
+        crossorigin: str | None = "anonymous",
+        dev_server: str | None = None,
+        dev_server_react: bool = False,
+        preload_headers: bool = True,
         origin_cache: bool = True,
         cors: str | None = "*",
         precompressed: bool = True,
@@ -249,6 +162,10 @@ class StarletteCDN:
                 "manifest_timeout": manifest_timeout,
                 "manifest_strict": manifest_strict,
                 "manifest_max_bytes": manifest_max_bytes,
+                "crossorigin": crossorigin,
+                "dev_server": dev_server,
+                "dev_server_react": dev_server_react,
+                "preload_headers": preload_headers,
                 "origin_cache": origin_cache,
                 "cors": cors,
                 "precompressed": precompressed,
@@ -257,11 +174,14 @@ class StarletteCDN:
             has_source=source is not None,
         )
         self.core = CDNCore(self.config, source=source, key=_key, separator=":")
+        #: How the app's static mounts answer as the CDN's origin (``_origin``).
         self.origin = Origin(self.core)
         self._folders: dict[tuple[int, str], str | None] = {}
         self._routers: dict[int, object] = {}
         self._app: Any = None
         self._pin_key = f"quart_cdn.pin.{id(self)}"
+        self._links_key = f"quart_cdn.links.{id(self)}"
+        self._dev_key = f"quart_cdn.dev.{id(self)}"
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -277,10 +197,7 @@ class StarletteCDN:
             ManifestError: strict mode and the manifest could not be loaded at startup.
         """
         self._app = app
-        if self.origin.enabled:
-            for name, static in _static_mounts(getattr(app, "routes", [])):
-                if self.core.is_cdn(name):
-                    _serve_by_origin(static, self.origin)
+        serve_mounts(app, self.core, self.origin)
         async with self:
             yield
 
@@ -314,10 +231,13 @@ class StarletteCDN:
     # -- templates ------------------------------------------------------------------------
 
     def install(self, templates: Jinja2Templates) -> None:
-        """Replace ``url_for`` in ``templates.env.globals`` with the CDN-aware one.
+        """Install the CDN-aware ``url_for`` and ``entry_tags`` in ``templates.env.globals``,
+        and make ``templates.TemplateResponse`` add the ``Link`` preload headers.
 
         ``url_for('static', path='css/app.css')`` then gives the CDN URL; every other name
         goes to the ``url_for`` that was there before (Starlette's own).
+        ``entry_tags('src/main.ts', nonce=...)`` gives an entry's tags (see
+        :meth:`entry_tags`); the template's context must hold the ``request``.
         """
         found = templates.env.globals.get("url_for")
         previous: Callable[..., Any] | None = found if callable(found) else None
@@ -325,28 +245,44 @@ class StarletteCDN:
         @pass_context
         def url_for(context: Context, name: str, /, **path_params: Any) -> URL:
             if self.config.active and self.core.is_cdn(name):
-                built = self._url_for(context, name, path_params)
+                built = self._url_for(context.get("request"), name, path_params)
                 if built is not None:
                     return URL(built)
             if previous is not None:
                 return previous(context, name, **path_params)  # type: ignore[no-any-return]
             return context["request"].url_for(name, **path_params)  # type: ignore[no-any-return]
 
-        templates.env.globals["url_for"] = url_for
+        @pass_context
+        def entry_tags(context: Context, /, *names: str, **attrs: Any) -> Markup:
+            return self.entry_tags(context.get("request"), *names, **attrs)
 
-    def _url_for(self, context: Context, name: str, params: dict[str, Any]) -> str | None:
+        templates.env.globals["url_for"] = url_for
+        templates.env.globals["entry_tags"] = entry_tags
+        self._wrap_template_response(templates)
+
+    def _pinned(self, request: Request | None) -> tuple[Snapshot, str, str]:
+        """The request's snapshot (pinned at its first CDN URL), scheme and root path."""
+        if request is None:
+            return self.core.snapshot, self.core.scheme(None), ""
+        scope = request.scope
+        snapshot: Snapshot | None = scope.get(self._pin_key)
+        if snapshot is None:
+            # The request keeps the snapshot of its first CDN URL, so that a page never
+            # mixes two manifests (setdefault is atomic for threads sharing the scope).
+            snapshot = scope.setdefault(self._pin_key, self.core.snapshot)
+        root: str = scope.get("app_root_path", scope.get("root_path", ""))
+        return snapshot, self.core.scheme(scope.get("scheme", "http")), root
+
+    def _url_for(self, request: Request | None, name: str, params: dict[str, Any]) -> str | None:
         """The CDN URL, or ``None`` when there is neither a request nor a started app."""
-        request = context.get("request")
         if request is not None:
             scope = request.scope
             provider = scope.get("router") or scope.get("app")
-            root: str = scope.get("app_root_path", scope.get("root_path", ""))
-            scheme: str | None = scope.get("scheme", "http")
         elif self._app is not None:  # rendering outside a request (an email, a job)
-            provider, root, scheme = self._app, "", None
+            provider = self._app
         else:
             return None
-        scheme = self.core.scheme(scheme)
+        snapshot, scheme, root = self._pinned(request)
 
         # The router is part of the key: one StarletteCDN may serve an app reached both
         # directly and through an outer app's Mount. Routers are unhashable, so use the id
@@ -355,15 +291,6 @@ class StarletteCDN:
         if router not in self._routers:
             self._routers[router] = provider
         key = cache_key(name, params, "path", scheme, root, router)
-        snapshot: Snapshot
-        if request is not None:
-            # The request keeps the snapshot of its first CDN URL, so that a page never
-            # mixes two manifests (setdefault is atomic for threads sharing the scope).
-            snapshot = request.scope.get(self._pin_key)
-            if snapshot is None:
-                snapshot = request.scope.setdefault(self._pin_key, self.core.snapshot)
-        else:
-            snapshot = self.core.snapshot
         # request.url_for puts the router's path below request.base_url, the app's root path.
         base = request.base_url.path.rstrip("/") if request is not None else ""
         return self.core.cached(
