@@ -42,6 +42,7 @@ Row = tuple[str, str, float, float, str]
 
 def make_site(root: Path) -> str:
     """A static file with compressed siblings and a checksum manifest; returns its URL path."""
+    root.mkdir(parents=True, exist_ok=True)
     css = root / "static" / "css" / "app.css"
     css.parent.mkdir(parents=True, exist_ok=True)
     body = "".join(f".rule-{n} {{ margin: {n}px; color: #{n:06x}; }}\n" for n in range(200))
@@ -88,7 +89,7 @@ def run_origin(root: Path, *, repeat: int, duration: float, connections: int) ->
     path = make_site(root)
     tool = "wrk" if shutil.which("wrk") else "_load.py"
     print(
-        f"\n6. origin rules: uvicorn (1 worker) + {tool}, {connections} connections, "
+        f"\n7. origin rules: uvicorn (1 worker) + {tool}, {connections} connections, "
         f"{duration:g} s x {repeat} rounds, GET {path}"
     )
     results: dict[tuple[str, str], list[float]] = {}
@@ -108,7 +109,7 @@ def run_origin(root: Path, *, repeat: int, duration: float, connections: int) ->
             f"{origin:>7.0f} req/s: {origin / plain:.3f}×"
         )
         rows.append(
-            ("6", f"rps, {framework} origin rules / alone", origin, origin / plain, "≥ 0.95")
+            ("7", f"rps, {framework} origin rules / alone", origin, origin / plain, "≥ 0.95")
         )
     return rows
 

@@ -1,14 +1,15 @@
 """Run the quart-cdn benchmarks and print every figure with its ratio and target.
 
     python benchmarks/run.py                     # sections 1-4, about two minutes
-    python benchmarks/run.py --server            # and section 5 (uvicorn + wrk), two more
+    python benchmarks/run.py --server            # and sections 5 and 7 (uvicorn + wrk)
     python benchmarks/run.py --only url,server   # url (1-3), manifest (4), server (5),
-                                                 # entries (6)
+                                                 # entries (6), origin (7)
 
 Sections: 1. ``url_for`` and the template global vs ``quart.url_for``; 2. a non-CDN endpoint;
 3. a 50-URL page render vs plain Quart; 4. loading a 100,000-entry manifest (loop lag, CPU
 of an unchanged refresh, memory); 5. requests per second and p99 latency behind uvicorn;
-6. a warm ``entry_tags`` call (5 CSS files, 5 preloads) vs ``quart.url_for``.
+6. a warm ``entry_tags`` call (5 CSS files, 5 preloads) vs ``quart.url_for``; 7. a static
+file served by the origin rules vs the framework alone, Quart and Starlette, behind uvicorn.
 Timings are interleaved best-of-N loops in one process; see ``_timing.py``.
 """
 
@@ -26,10 +27,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from bench_entries import run_entries
 from bench_manifest import run_manifest
+from bench_origin import run_origin
 from bench_server import run_server
 from bench_urls import run_urls
 
-SECTIONS = ("url", "manifest", "server", "entries")
+SECTIONS = ("url", "manifest", "server", "entries", "origin")
 
 
 def _cpu_model() -> str:
@@ -68,7 +70,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=10, help="concurrent connections (5)")
     args = parser.parse_args()
     only = set(filter(None, args.only.split(","))) or {"url", "manifest", "entries"} | (
-        {"server"} if args.server else set()
+        {"server", "origin"} if args.server else set()
     )
     if unknown := only - set(SECTIONS):
         parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
@@ -99,6 +101,13 @@ def main() -> None:
                 repeat=args.server_rounds,
                 duration=args.server_duration,
                 entries=args.server_entries,
+                connections=args.connections,
+            )
+        if "origin" in only:
+            rows += run_origin(
+                root / "origin",
+                repeat=args.server_rounds,
+                duration=args.server_duration,
                 connections=args.connections,
             )
     print("\nSummary (ratio, or the figure itself for section 4)")
