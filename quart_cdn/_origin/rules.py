@@ -5,11 +5,12 @@ response; see the package's docstring.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
+from .._cache import Snapshot
 from .._core import CDNCore
 from ..exceptions import CDNError
 from .files import Files, Variant
@@ -28,6 +29,8 @@ IMMUTABLE: Final = "public, max-age=31536000, immutable"
 NO_STORE: Final = "no-store"
 #: The query names of a version (``?c=<checksum>``, ``?t=<mtime>``).
 VERSION_NAMES: Final = ("c", "t")
+#: How many decisions are remembered (keys hold request values: the cap bounds memory).
+MAX_DECISIONS: Final = 10_000
 #: How long a browser may reuse a preflight's answer (seconds).
 PREFLIGHT_MAX_AGE: Final = "86400"
 
@@ -82,6 +85,8 @@ class Origin:
         self.cache = config.origin_cache
         #: The app's files: precompressed siblings and digests.
         self.files = Files(precompressed=config.precompressed)
+        self._decided: dict[Hashable, tuple[Variant, Answer]] = {}
+        self._decided_for: Snapshot | None = None
         self.cors = config.cors
         self.cors_headers: Headers = []
         #: Header names a response of these routes varies by, whatever the request.
@@ -193,12 +198,25 @@ class Origin:
         accept_encoding: str | None,
     ) -> tuple[Variant, Answer]:
         """The file to send for a request of a file that exists, and the header changes:
-        :meth:`cache_control` (see it for the arguments) and :meth:`variant` together."""
-        cache_control = self.cache_control(
-            url_key=url_key, filename=filename, folder=folder, query=query, path=path, stat=stat
-        )
-        variant = self.variant(path, stat, accept_encoding)
-        return variant, self.answer(cache_control, variant)
+        :meth:`cache_control` (see it for the arguments) and :meth:`variant` together.
+
+        Remembered per request shape, version of the file and manifest (a CDN asks for the
+        same few URLs): a warm request costs one lookup. Call :meth:`digest` first when
+        :meth:`needs_digest` says so."""
+        snapshot = self.core.snapshot
+        if snapshot is not self._decided_for:  # a new manifest: decide again
+            self._decided, self._decided_for = {}, snapshot
+        key = (url_key, query, path, stat.st_ino, stat.st_size, stat.st_mtime_ns, accept_encoding)
+        decided = self._decided.get(key)
+        if decided is None:
+            cache_control = self.cache_control(
+                url_key=url_key, filename=filename, folder=folder, query=query, path=path, stat=stat
+            )
+            variant = self.variant(path, stat, accept_encoding)
+            decided = (variant, self.answer(cache_control, variant))
+            if len(self._decided) < MAX_DECISIONS:
+                self._decided[key] = decided
+        return decided
 
     def missing(self, query: str | bytes) -> Answer:
         """The header changes for a 404."""
@@ -243,6 +261,7 @@ class Origin:
     def forget(self, path: str) -> None:
         """Drop what is known of ``path``'s siblings (one could not be sent)."""
         self.files.forget(path)
+        self._decided.clear()
 
 
 def apply_answer(headers: Any, answer: Answer) -> None:
@@ -255,7 +274,8 @@ def apply_answer(headers: Any, answer: Answer) -> None:
     for name, value in answer.headers:
         headers[name] = value
     if answer.vary:
-        headers["Vary"] = merge_vary(headers.get("Vary"), answer.vary)
+        current = headers.get("Vary")
+        headers["Vary"] = merge_vary(current, answer.vary) if current else answer.fields["vary"]
 
 
 def merge_vary(current: str | None, extra: Sequence[str]) -> str:
