@@ -364,7 +364,8 @@ class CDN:
         await self._current_state().core.stop()
 
     async def _before_request(self) -> Response | None:
-        return self._current_state().origin.before_request()
+        state: _AppState = _cv_app.get().app.extensions[STATE_KEY]
+        return state.origin.before_request()
 
     async def _after_request(self, response: Response) -> Response:
         state = self._current_state()
