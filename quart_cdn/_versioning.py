@@ -2,7 +2,9 @@
 
 A :class:`Versioner` holds, for one app, the rule (manifest, then timestamp), the cache of
 file modification times and the once-per-file warnings. It is given the manifest of the
-snapshot a URL is built for, and never loads one itself: :mod:`quart_cdn._core` does.
+snapshot a URL is built for, and never loads one itself: :mod:`quart_cdn._core` does. The
+mtimes and the warned names are each bounded by a :class:`~quart_cdn._cache.Budget` of
+bytes, and the warnings go through a :class:`~quart_cdn._log.LogLimiter`.
 """
 
 from __future__ import annotations
@@ -11,19 +13,16 @@ import contextlib
 import logging
 import os
 from collections.abc import Hashable
-from typing import Final
 
+from ._cache import MAX_CACHE_BYTES, Budget
 from ._config import CDNConfig
+from ._log import LogLimiter, quote
 from ._manifest import Manifest
 from .exceptions import ManifestNotLoadedError, NotInManifestError
 
 __all__ = ["Versioner", "safe_join"]
 
 logger = logging.getLogger("quart_cdn")
-
-#: Caps that keep hostile or runaway input (user-chosen file names) from growing memory.
-MAX_CACHED_MTIMES: Final = 100_000
-MAX_WARNINGS: Final = 10_000
 
 
 def safe_join(folder: str, filename: str) -> str | None:
@@ -41,18 +40,32 @@ class Versioner:
 
     Args:
         config: the validated settings.
+        max_bytes: the estimated bytes that the mtime cache, and the set of warned names,
+            may each hold (see :class:`~quart_cdn._cache.Budget`).
     """
 
-    def __init__(self, config: CDNConfig) -> None:
+    def __init__(self, config: CDNConfig, *, max_bytes: int = MAX_CACHE_BYTES) -> None:
         self.config = config
         self._mtimes: dict[tuple[str, str], int | None] = {}
+        self._mtimes_budget = Budget(max_bytes)
         self._warned: set[Hashable] = set()
+        self._warned_budget = Budget(max_bytes)
+        self._log = LogLimiter(logger)
 
     def warn_once(self, key: Hashable, message: str, *args: object) -> None:
-        if key not in self._warned:
-            if len(self._warned) < MAX_WARNINGS:
-                self._warned.add(key)
-            logger.warning(message, *args)
+        """Log the warning ``message % args`` once per ``key``.
+
+        Each ``str`` in ``args`` is quoted and cut by :func:`~quart_cdn._log.quote` (write
+        ``%s`` for it). Once the set of warned keys is full, a key is no longer remembered,
+        and the limiter's rules (an identical message once a minute, a hundred records a
+        minute) still bound what is logged.
+        """
+        if key in self._warned:
+            return
+        if self._warned_budget.take(key):
+            self._warned.add(key)
+        quoted = tuple(quote(arg) if isinstance(arg, str) else arg for arg in args)
+        self._log.log(logging.WARNING, message, *quoted, key=key)
 
     def mtime(self, folder: str, filename: str) -> int | None:
         """``int(mtime)`` of ``folder/filename``: read once, then cached (a miss too)."""
@@ -69,11 +82,11 @@ class Versioner:
         if value is None:
             self.warn_once(
                 ("mtime", folder, filename),
-                "Static file %r not found in %r; its CDN URL gets no t= version",
+                "Static file %s not found in %s; its CDN URL gets no t= version",
                 filename,
                 folder,
             )
-        if len(self._mtimes) < MAX_CACHED_MTIMES:
+        if self._mtimes_budget.take(key, value):
             self._mtimes[key] = value
         return value
 
