@@ -53,7 +53,11 @@ class RefresherState(enum.Enum):
 
 
 class Timer(Protocol):
-    """What the background task waits with; tests inject one that needs no real time."""
+    """What the background task waits with; tests inject one that needs no real time.
+
+    A timer may also have ``monotonic()``, the clock that the log's rate limit reads (see
+    :class:`~quart_cdn._log.LogLimiter`); without it, the real one is read.
+    """
 
     def uniform(self, low: float, high: float) -> float:
         """A random number in ``[low, high]``, for the jitter."""
@@ -61,10 +65,6 @@ class Timer(Protocol):
 
     async def wait(self, wake: asyncio.Event, seconds: float) -> None:
         """Return after ``seconds``, or as soon as ``wake`` is set."""
-        ...
-
-    def monotonic(self) -> float:
-        """Seconds on a clock that never goes back, for the log's rate limit."""
         ...
 
 
@@ -125,7 +125,8 @@ class ManifestRefresher:
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._loading: asyncio.Task[Manifest] | None = None
-        self._log = LogLimiter(logger, clock=self.timer.monotonic)
+        clock: Callable[[], float] = getattr(self.timer, "monotonic", time.monotonic)
+        self._log = LogLimiter(logger, clock=clock)
 
     @property
     def task(self) -> asyncio.Task[None] | None:
