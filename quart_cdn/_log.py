@@ -3,9 +3,10 @@
 Every record quart-cdn emits about a manifest or a file name goes through a
 :class:`LogLimiter`, the one home of these rules:
 
-- a record's message is cut to :data:`MAX_MESSAGE` characters, and each value quoted in it
-  (a file name, an error's message) to :data:`MAX_QUOTE` by :func:`quote` and :func:`cut`,
-  so that no record is much over 1 KB whatever a manifest or a request holds;
+- a record's message is cut to :data:`MAX_MESSAGE` characters, each value quoted in it (a
+  file name) to :data:`MAX_QUOTE` by :func:`quote`, and an error's message to
+  :data:`MAX_ERROR` by :func:`cut`, so that no record is much over 1 KB whatever a manifest
+  or a request holds;
 - an identical message is logged at most once per window (a minute): the first one at once,
   the repeats counted, and the next one logged says how many there were
   (``... (57 more in the last minute)``);
@@ -24,10 +25,22 @@ import time
 from collections.abc import Callable, Hashable
 from typing import Final
 
-__all__ = ["BURST", "MAX_MESSAGE", "MAX_QUOTE", "WINDOW", "LogLimiter", "cut", "quote"]
+__all__ = [
+    "BURST",
+    "MAX_ERROR",
+    "MAX_MESSAGE",
+    "MAX_QUOTE",
+    "WINDOW",
+    "LogLimiter",
+    "cut",
+    "quote",
+]
 
-#: The most characters of one quoted value (a file name, an error's message) in a record.
+#: The most characters of one quoted value (a file name, a setting's value) in a record.
 MAX_QUOTE: Final = 200
+#: The most characters of an error's message in a record: a sentence that quotes values of
+#: its own (the manifest's URL, the cause), which its source should have cut already.
+MAX_ERROR: Final = 400
 #: The most characters of one record's message.
 MAX_MESSAGE: Final = 900
 #: Seconds in which an identical message is logged once, and BURST records at most.

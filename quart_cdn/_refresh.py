@@ -27,7 +27,7 @@ from typing import Final, Protocol
 
 import anyio
 
-from ._log import LogLimiter, cut
+from ._log import MAX_ERROR, LogLimiter, cut
 from ._manifest import Manifest
 from ._sources import ManifestSource
 from .exceptions import ManifestError, ManifestLoadError, UsageError
@@ -87,7 +87,9 @@ class ManifestRefresher:
 
     Args:
         source: where the manifest comes from.
-        interval: seconds between background reloads; ``None`` or ``0``: load once.
+        interval: seconds between background reloads; ``None`` or ``0``: load once. Any
+            positive value is taken here (tests use milliseconds); the settings refuse
+            less than :data:`~quart_cdn._config.MIN_REFRESH`.
         strict: a failed first load makes :meth:`start` raise; otherwise it is logged and
             retried in the background (every ``interval`` seconds, or with a backoff from
             about 1 s to about a minute) until a load succeeds.
@@ -206,7 +208,9 @@ class ManifestRefresher:
             if self.strict:
                 await self.stop()
                 raise
-            self._log.log(logging.WARNING, "%s; URLs fall back until a load succeeds", cut(exc))
+            self._log.log(
+                logging.WARNING, "%s; URLs fall back until a load succeeds", cut(exc, MAX_ERROR)
+            )
             failed = True
         except BaseException:
             await self.stop()  # cancelled: the load goes too, and the source is released
@@ -269,7 +273,7 @@ class ManifestRefresher:
                     message = "Manifest load failed, none loaded yet; will retry: %s"
                 else:
                     message = "Manifest refresh failed, keeping the last good one: %s"
-                self._log.log(logging.WARNING, message, cut(exc))
+                self._log.log(logging.WARNING, message, cut(exc, MAX_ERROR))
                 if retry_delay is not None:
                     retry_delay = min(retry_delay * 2, RETRY_CAP)
                 continue
