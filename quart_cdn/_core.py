@@ -9,6 +9,7 @@ A cache miss, in either framework, goes through :meth:`CDNCore.cached` and
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Hashable
 from typing import Final
 from urllib.parse import unquote
@@ -37,6 +38,8 @@ class CDNCore:
         key: turns a setting's name into what the user wrote (``CDN_MANIFEST_URL`` for
             Quart, ``manifest_url=`` for Starlette), for messages.
         separator: what joins a mount or blueprint name to an endpoint (``.`` or ``:``).
+        base_dir: the folder a relative manifest path is read from (the Quart app's root
+            path); ``None``: the current directory.
     """
 
     def __init__(
@@ -46,6 +49,7 @@ class CDNCore:
         source: ManifestSource | None = None,
         key: Callable[[str], str] = quart_key,
         separator: str = ".",
+        base_dir: str | None = None,
     ) -> None:
         self.config = config
         self.key = key
@@ -55,8 +59,11 @@ class CDNCore:
         if config.manifest:
             if source is None:
                 assert config.manifest_url is not None
+                location = config.manifest_url
+                if base_dir is not None and "://" not in location:
+                    location = os.path.join(base_dir, location)  # absolute paths stay
                 source = source_for(
-                    config.manifest_url,
+                    location,
                     timeout=config.manifest_timeout,
                     max_bytes=config.manifest_max_bytes,
                     setting=key("manifest_url"),

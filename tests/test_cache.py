@@ -147,3 +147,10 @@ def test_cache_key_container_values_are_not_cached() -> None:
     assert cache_key("static", {"filename": "a.js", "v": [1]}, "filename") is None
     assert values_key({"v": (1, 2)}) is None
     assert values_key({"b": 1, "a": "x"}) == (("a", str, "x"), ("b", int, 1))
+
+
+def test_values_key_tells_equal_values_of_other_types_apart() -> None:
+    assert values_key({"x": 0}) != values_key({"x": False})
+    assert values_key({"x": 1}) != values_key({"x": 1.0})
+    assert values_key({"b": "2", "a": None}) == values_key({"a": None, "b": "2"})
+    assert values_key({"x": (0,)}) is None  # a container could hide such a pair

@@ -244,6 +244,17 @@ def test_digest_is_deterministic_and_skips_its_own_output(static: Path, tmp_path
     assert (other / gz).read_bytes() == (static / gz).read_bytes()
 
 
+def test_digest_and_manifest_leave_each_others_manifest_out(static: Path) -> None:
+    """Neither command lists the manifest the other one wrote at its default place."""
+    run("manifest", static)
+    run("digest", static)
+    mapping = parse_manifest((static / "manifest.json").read_bytes())
+    assert "manifest.txt" not in mapping and set(mapping) == set(TREE)
+    run("manifest", static)
+    checksums = parse_manifest((static / "manifest.txt").read_bytes())
+    assert not any(key.endswith(("manifest.json", "manifest.txt")) for key in checksums)
+
+
 def test_digest_recognises_hashed_copies_by_round_trip(static: Path) -> None:
     """A stale copy (its original changed) and an older algorithm's copy are not hashed, but
     a name that merely looks hashed is."""

@@ -91,11 +91,18 @@ def _is_manifest(path: Path, kind: str) -> bool:
 def _list(static_dir: Path, output: Path | None, kind: str, *, explicit: bool) -> list[str]:
     """The files to put in a manifest of ``kind``, with a warning for each one left out.
 
-    Left out as well: the output, and a manifest of ``kind`` at the default place. A file
+    Left out as well: the output, and the manifests of both kinds at their default places
+    (manifest.txt, manifest.json). A file
     there that is something else (a web app's manifest.json) is refused as the output, not
     overwritten, unless -o named it (``explicit``).
     """
     exclude = [output] if output is not None else []
+    # The manifests either command writes at its default place are never listed: digest
+    # must not hash the manifest.txt that `manifest` wrote, nor `manifest` the manifest.json.
+    for other_kind, name in DEFAULT_NAMES.items():
+        other = static_dir / name
+        if other_kind != kind and other.is_file() and _is_manifest(other, other_kind):
+            exclude.append(other)
     default = static_dir / DEFAULT_NAMES[kind]
     if default.is_file():
         if _is_manifest(default, kind):
