@@ -298,6 +298,7 @@ async def soak(args: argparse.Namespace) -> int:
     unexpected = [
         line for line in log_text.splitlines()
         if line.strip() and "Manifest refresh failed" not in line
+        and " httpx: HTTP Request: " not in line  # the example app logs httpx at INFO
     ]  # fmt: skip
     if unexpected:
         print(f"other log lines     {len(unexpected)}, first: {unexpected[:5]}")
