@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from typing import Final
 
 __all__ = [
@@ -47,7 +47,7 @@ MAX_MESSAGE: Final = 900
 WINDOW: Final = 60.0
 #: Records logged per window by one limiter; the rest are counted.
 BURST: Final = 100
-#: Distinct messages whose repeats are tracked at once (each key is at most MAX_MESSAGE long).
+#: Distinct messages whose repeats are tracked at once (each at most MAX_MESSAGE long).
 MAX_KEYS: Final = 1_000
 
 
@@ -94,22 +94,22 @@ class LogLimiter:
         self.burst = burst
         self.clock = clock
         # message key -> [when it was last logged, repeats not logged since]
-        self._last: dict[Hashable, list[float]] = {}
+        self._last: dict[str, list[float]] = {}
         self._window_start = -float("inf")
         self._logged = 0  # records logged in the current window
         self._dropped = 0  # records counted, not logged, in the current window
         # url_for runs in worker threads too (Quart's run_sync, Starlette's sync endpoints).
         self._lock = threading.Lock()
 
-    def log(self, level: int, message: str, *args: object, key: Hashable | None = None) -> bool:
-        """Log ``message % args`` (cut to :data:`MAX_MESSAGE`) unless a rule holds it back.
+    def log(self, level: int, message: str, *args: object) -> bool:
+        """Log ``message % args`` (cut to :data:`MAX_MESSAGE`) unless a rule holds it back;
+        return whether it was logged.
 
-        ``key`` identifies "the same message" (by default, its text). Returns whether the
-        record was logged.
+        "The same message" is the same text once cut: the memory of past messages holds
+        at most :data:`MAX_KEYS` texts of at most :data:`MAX_MESSAGE` characters, never a
+        caller's (possibly huge) values.
         """
-        text = cut(message % args if args else message, MAX_MESSAGE)
-        if key is None:
-            key = text
+        key = text = cut(message % args if args else message, MAX_MESSAGE)
         with self._lock:
             now = self.clock()
             last = self._last.get(key)
@@ -142,7 +142,7 @@ class LogLimiter:
         self.logger.log(level, text)
         return True
 
-    def _remember(self, key: Hashable, now: float) -> None:
+    def _remember(self, key: str, now: float) -> None:
         if len(self._last) >= MAX_KEYS:
             # Forget the messages whose window is over (their repeats are lost), or all.
             live = {k: v for k, v in self._last.items() if now - v[0] < self.window}

@@ -65,7 +65,7 @@ class Versioner:
         if self._warned_budget.take(key):
             self._warned.add(key)
         quoted = tuple(quote(arg) if isinstance(arg, str) else arg for arg in args)
-        self._log.log(logging.WARNING, message, *quoted, key=key)
+        self._log.log(logging.WARNING, message, *quoted)
 
     def mtime(self, folder: str, filename: str) -> int | None:
         """``int(mtime)`` of ``folder/filename``: read once, then cached (a miss too)."""

@@ -80,11 +80,12 @@ def test_limiter_distinct_messages_are_each_logged(clock: Clock, messages: list[
     assert messages == [f"error {n}" for n in range(10)]
 
 
-def test_limiter_key_groups_messages(clock: Clock, messages: list[str]) -> None:
-    limiter = LogLimiter(LOGGER, clock=clock)
-    limiter.log(logging.WARNING, "a", key="same")
-    limiter.log(logging.WARNING, "b", key="same")
-    assert messages == ["a"]
+def test_limiter_remembers_cut_texts_not_callers_values(clock: Clock) -> None:
+    """Its memory of past messages holds short texts, whatever the values logged."""
+    limiter = LogLimiter(LOGGER, clock=clock, burst=10**9)
+    for n in range(1_000):
+        limiter.log(logging.WARNING, "%d %s", n, "v" * 100_000)
+    assert max(map(len, limiter._last)) <= MAX_MESSAGE + 40
 
 
 def test_limiter_burst_then_one_summary_line_then_the_count(
