@@ -14,12 +14,20 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Hashable, Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from ._manifest import Manifest
 
+if TYPE_CHECKING:
+    from ._entries.resolve import Resolution
+    from ._entries.tags import Rendered
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
 __all__ = [
     "ENTRY_BYTES",
+    "MAX_CACHED_ENTRIES",
     "MAX_CACHE_BYTES",
     "MAX_VIEWS",
     "Budget",
@@ -37,6 +45,8 @@ MAX_CACHE_BYTES: Final = 16 * 1024 * 1024
 ENTRY_BYTES: Final = 100
 #: Views (scheme and root path pairs) per snapshot; root paths can come from request headers.
 MAX_VIEWS: Final = 100
+#: Entry resolutions and rendered tags kept per snapshot (entry names come from templates).
+MAX_CACHED_ENTRIES: Final = 10_000
 
 #: Value types whose equal values build equal URLs once the type is in the key.
 _KEYABLE: Final = frozenset({str, int, float, bool, type(None)})
@@ -88,13 +98,40 @@ class Snapshot:
     cache and the views share one :class:`Budget` of ``max_bytes``.
     """
 
-    __slots__ = ("budget", "cache", "manifest", "views")
+    __slots__ = (
+        "budget",
+        "cache",
+        "entry_views",
+        "kept",
+        "manifest",
+        "resolutions",
+        "views",
+    )
 
     def __init__(self, manifest: Manifest | None, *, max_bytes: int = MAX_CACHE_BYTES) -> None:
         self.manifest = manifest
         self.cache: dict[Hashable, str] = {}
         self.views: dict[tuple[str, str], dict[Hashable, str]] = {}
         self.budget = Budget(max_bytes)
+        #: Entries: each name's files, and rendered tags by names, per scheme and root.
+        self.resolutions: dict[str, Resolution] = {}
+        self.entry_views: dict[tuple[str, str], dict[tuple[str, ...], Rendered]] = {}
+        self.kept = 0
+
+    def entry_view(self, scheme: str, root: str) -> dict[tuple[str, ...], Rendered]:
+        """The rendered entry tags of ``scheme`` and ``root`` (past MAX_VIEWS, not kept)."""
+        view = self.entry_views.get((scheme, root))
+        if view is None:
+            view = {}
+            if len(self.entry_views) < MAX_VIEWS:
+                view = self.entry_views.setdefault((scheme, root), view)
+        return view
+
+    def keep(self, cache: dict[_K, _V], key: _K, value: _V) -> None:
+        """Keep ``value`` in one of the entry caches, up to MAX_CACHED_ENTRIES in all."""
+        if self.kept < MAX_CACHED_ENTRIES:
+            self.kept += 1
+            cache[key] = value
 
     def view(self, scheme: str, root: str) -> dict[Hashable, str]:
         """The view of ``scheme`` and ``root``; past MAX_VIEWS or the budget, a new one that

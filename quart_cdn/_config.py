@@ -12,16 +12,19 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from ._log import cut
 from ._urls import normalize_domain
 
 __all__ = [
+    "CROSSORIGIN_VALUES",
     "DEFAULTS",
     "DEFAULT_MAX_BYTES",
     "DEFAULT_TIMEOUT",
     "MIN_REFRESH",
     "CDNConfig",
+    "dev_server_url",
     "quart_key",
 ]
 
@@ -46,7 +49,14 @@ DEFAULTS: Final[Mapping[str, Any]] = {
     "manifest_timeout": DEFAULT_TIMEOUT,
     "manifest_strict": True,
     "manifest_max_bytes": DEFAULT_MAX_BYTES,
+    "crossorigin": "anonymous",
+    "dev_server": None,
+    "dev_server_react": False,
+    "preload_headers": True,
 }
+
+#: The values of ``crossorigin`` (``None`` leaves the attribute out).
+CROSSORIGIN_VALUES: Final = ("anonymous", "use-credentials")
 
 
 def quart_key(name: str) -> str:
@@ -69,6 +79,10 @@ class CDNConfig:
     manifest_timeout: float = DEFAULT_TIMEOUT
     manifest_strict: bool = True
     manifest_max_bytes: int = DEFAULT_MAX_BYTES
+    crossorigin: str | None = "anonymous"
+    dev_server: str | None = None
+    dev_server_react: bool = False
+    preload_headers: bool = True
 
     def serves(self, endpoint: str, separator: str = ".") -> bool:
         """Whether ``endpoint`` is a CDN endpoint: an entry ``x`` matches ``x`` and every
@@ -158,6 +172,12 @@ class CDNConfig:
                 f"{key('manifest_max_bytes')} must be a positive number of bytes, "
                 f"not {_shown(max_bytes)}"
             )
+        crossorigin = get("crossorigin")
+        if crossorigin is not None and crossorigin not in CROSSORIGIN_VALUES:
+            raise ValueError(
+                f"{key('crossorigin')} must be 'anonymous', 'use-credentials' or None (no "
+                f"attribute), not {_shown(crossorigin)}"
+            )
         debug = get("debug")
         timeout = seconds("manifest_timeout", allow_none=False)
         assert timeout is not None
@@ -173,9 +193,43 @@ class CDNConfig:
             manifest_timeout=timeout,
             manifest_strict=bool(get("manifest_strict")),
             manifest_max_bytes=max_bytes,
+            crossorigin=crossorigin,
+            dev_server=dev_server_url(get("dev_server"), key("dev_server")),
+            dev_server_react=bool(get("dev_server_react")),
+            preload_headers=bool(get("preload_headers")),
         )
 
 
 def _shown(value: object) -> str:
     """A setting's value as a message quotes it: its repr, cut to 80 characters."""
     return cut(repr(value), 80)
+
+
+def dev_server_url(value: object, key: str = "CDN_DEV_SERVER") -> str | None:
+    """Check a dev server URL (``http://localhost:5173``, or with Vite's ``base`` as its
+    path, ``http://localhost:5173/static``) and return it without a trailing ``/``.
+
+    Raises:
+        ValueError: not an ``http(s)://host[:port][/path]`` URL; the message names ``key``.
+    """
+    if value is None or value == "":
+        return None
+    hint = "; give the URL of Vite's dev server, e.g. 'http://localhost:5173'"
+    if not isinstance(value, str):
+        raise ValueError(f"{key} must be a string URL or None, not {_shown(value)}{hint}")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or "@" in parts.netloc
+        or any(c.isspace() or not c.isprintable() for c in value)
+    ):
+        raise ValueError(f"{key} must be an http:// or https:// URL, not {_shown(value)}{hint}")
+    return value.rstrip("/")

@@ -16,6 +16,7 @@ from urllib.parse import unquote
 
 from ._cache import Snapshot
 from ._config import CDNConfig, quart_key
+from ._entries.builder import Entries
 from ._manifest import Manifest
 from ._refresh import ManifestRefresher, RefresherState
 from ._sources import ManifestSource, source_for
@@ -55,6 +56,8 @@ class CDNCore:
         self.key = key
         self.separator = separator
         self.versioner = Versioner(config)
+        #: Front-end entries: entry_tags() and entry_assets() of both adapters.
+        self.entries = Entries(config, self.versioner, key)
         self.refresher: ManifestRefresher | None = None
         if config.manifest:
             if source is None:
@@ -95,7 +98,8 @@ class CDNCore:
     async def start(self) -> None:
         # With the CDN off (debug, no domain) no URL reads the manifest: don't load it, so
         # a development app starts without one. cdn.refresh() still loads it on request.
-        if self.refresher is not None and self.config.active:
+        # With a dev server, entries come from it and no manifest is loaded either.
+        if self.refresher is not None and self.config.active and not self.config.dev_server:
             await self.refresher.start()
 
     async def stop(self) -> None:

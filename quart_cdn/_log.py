@@ -4,7 +4,7 @@ Every record quart-cdn emits about a manifest or a file name goes through a
 :class:`LogLimiter`, the one home of these rules:
 
 - a record's message is cut to :data:`MAX_MESSAGE` characters, each value quoted in it (a
-  file name) to :data:`MAX_QUOTE` by :func:`quote`, and an error's message to
+  file name, cut before ``%r`` quotes it) to :data:`MAX_QUOTE` and an error's message to
   :data:`MAX_ERROR` by :func:`cut`, so that no record is much over 1 KB whatever a manifest
   or a request holds;
 - an identical message is logged at most once per window (a minute): the first one at once,
@@ -33,7 +33,6 @@ __all__ = [
     "WINDOW",
     "LogLimiter",
     "cut",
-    "quote",
 ]
 
 #: The most characters of one quoted value (a file name, a setting's value) in a record.
@@ -57,13 +56,6 @@ def cut(text: object, limit: int = MAX_QUOTE) -> str:
     if len(value) <= limit:
         return value
     return f"{value[:limit]}... ({len(value) - limit:,} more characters)"
-
-
-def quote(value: str, limit: int = MAX_QUOTE) -> str:
-    """``repr(value)``, of its first ``limit`` characters when it is longer."""
-    if len(value) <= limit:
-        return repr(value)
-    return f"{value[:limit]!r}... ({len(value) - limit:,} more characters)"
 
 
 def _window_text(window: float) -> str:

@@ -14,7 +14,10 @@ from typing import Any
 import quart.globals as _globals
 from quart.wrappers import BaseRequestWebsocket
 
-__all__ = ["request_context_var", "request_of"]
+__all__ = ["STATE_KEY", "request_context_var", "request_of"]
+
+#: Where an app keeps its per-app state (``app.extensions["cdn"]`` is the CDN object).
+STATE_KEY = "quart_cdn.state"
 
 #: True with Quart 0.22 and earlier: a separate request context.
 SPLIT_CONTEXTS = hasattr(_globals, "_cv_request")

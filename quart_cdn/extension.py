@@ -6,27 +6,26 @@ import itertools
 import weakref
 from collections.abc import Callable, Hashable
 from dataclasses import replace
-from typing import Any, Final
+from typing import Any
 
 import quart
 from quart import Quart
 from quart.globals import _cv_app
-from quart.wrappers import BaseRequestWebsocket
+from quart.wrappers import BaseRequestWebsocket, Response
 from werkzeug.routing import BuildError
 
 from ._cache import Snapshot, cache_key
 from ._config import DEFAULTS, CDNConfig, quart_key
 from ._core import CDNCore
 from ._manifest import Manifest
-from ._quart import request_context_var, request_of
+from ._quart import STATE_KEY, request_context_var, request_of
+from ._quart_entries import QuartEntries, entry_assets, entry_tags
 from ._sources import ManifestSource
 from ._urls import path_only
 from .exceptions import UsageError
 
-__all__ = ["CDN", "url_for"]
+__all__ = ["CDN", "entry_assets", "entry_tags", "url_for"]
 
-#: Where an app keeps its per-app state (``app.extensions["cdn"]`` is the CDN object).
-STATE_KEY: Final = "quart_cdn.state"
 _STATE_NUMBERS = itertools.count()
 _Lookup = Callable[[str, dict[str, Any]], str]
 
@@ -36,13 +35,14 @@ class _Pin:
     manifest and its URLs, so that a page never mixes two manifests), the request's default
     scheme and root path, and the snapshot's view of the URLs for those two."""
 
-    __slots__ = ("root", "scheme", "snapshot", "urls")
+    __slots__ = ("entries", "root", "scheme", "snapshot", "urls")
 
     def __init__(self, snapshot: Snapshot, scheme: str, root: str) -> None:
         self.snapshot = snapshot
         self.scheme = scheme
         self.root = root
         self.urls = snapshot.view(scheme, root)
+        self.entries = snapshot.entry_view(scheme, root)
 
 
 class _AppState:
@@ -54,6 +54,7 @@ class _AppState:
         "adapter",
         "app",
         "core",
+        "entries",
         "folders",
         "follow_debug",
         "lookup",
@@ -82,9 +83,12 @@ class _AppState:
         self.adapter = app.url_map.bind("localhost")
         self.folders: dict[str, str | None] = {}
         # The attribute of a request context that holds this state's pin.
-        self.pin_key = f"_quart_cdn_pin_{next(_STATE_NUMBERS)}"
+        number = next(_STATE_NUMBERS)
+        self.pin_key = f"_quart_cdn_pin_{number}"
         #: The app's template global, and the lookup that it and :func:`url_for` call.
         self.lookup, self.url_for = _make_url_for(self)
+        #: entry_tags() and entry_assets(), and the app's entry_tags template global.
+        self.entries = QuartEntries(self, number)
 
     def folder(self, endpoint: str) -> str | None:
         """The static folder behind ``endpoint``: the app's or a (nested) blueprint's."""
@@ -326,12 +330,14 @@ class CDN:
         if old is None:
             app.before_serving(self._before_serving)
             app.after_serving(self._after_serving)
+            app.after_request(self._after_request)
 
     def _install(self, app: Quart, state: _AppState) -> None:
         app.extensions[STATE_KEY] = state
         app.extensions["cdn"] = self
         self._apps.add(app)
         app.jinja_env.globals["url_for"] = state.url_for
+        app.jinja_env.globals["entry_tags"] = state.entries.template_global
 
     @staticmethod
     def _current_state() -> _AppState:
@@ -351,6 +357,9 @@ class CDN:
 
     async def _after_serving(self) -> None:
         await self._current_state().core.stop()
+
+    async def _after_request(self, response: Response) -> Response:
+        return self._current_state().entries.add_links(response)
 
     def _state(self) -> _AppState | None:
         ctx = _cv_app.get(None)

@@ -42,6 +42,10 @@ def test_config_from_settings_defaults_equal_contract_table() -> None:
         "manifest_timeout": 10.0,
         "manifest_strict": True,
         "manifest_max_bytes": DEFAULT_MAX_BYTES,
+        "crossorigin": "anonymous",
+        "dev_server": None,
+        "dev_server_react": False,
+        "preload_headers": True,
     }
     assert config == CDNConfig()
     assert not config.active
@@ -200,3 +204,60 @@ def test_config_message_cuts_the_value(name: str, value: object) -> None:
     with pytest.raises(ValueError, match=r"more characters\)") as info:
         CDNConfig.from_settings({name: value})
     assert len(str(info.value)) < 300
+
+
+# -- entries (turn 2) ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["anonymous", "use-credentials", None])
+def test_config_crossorigin_values(value: str | None) -> None:
+    assert CDNConfig.from_settings({"crossorigin": value}).crossorigin == value
+
+
+@KEYS
+@pytest.mark.parametrize("value", ["", "Anonymous", True, "x" * 200])
+def test_config_crossorigin_refused(key: KeyFunc, value: object) -> None:
+    _raises({"crossorigin": value}, key, "crossorigin", "must be 'anonymous', 'use-credentials'")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("http://localhost:5173", "http://localhost:5173"),
+        ("http://localhost:5173/", "http://localhost:5173"),
+        ("https://[::1]:5173/static/", "https://[::1]:5173/static"),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_config_dev_server_values(value: str | None, expected: str | None) -> None:
+    assert CDNConfig.from_settings({"dev_server": value}).dev_server == expected
+
+
+@KEYS
+@pytest.mark.parametrize(
+    "value",
+    [
+        "localhost:5173",
+        "ws://localhost:5173",
+        "http://",
+        "http://localhost:99999",
+        "http://user@localhost:5173",
+        "http://localhost:5173/?x=1",
+        "http://localhost:5173/#x",
+        "http://local host",
+        5173,
+    ],
+)
+def test_config_dev_server_refused(key: KeyFunc, value: object) -> None:
+    _raises({"dev_server": value}, key, "dev_server", "must be a")
+
+
+def test_config_dev_server_message_names_value_and_fix() -> None:
+    with pytest.raises(ValueError, match=r"'localhost:5173'; give the URL of Vite's dev server"):
+        CDNConfig.from_settings({"dev_server": "localhost:5173"})
+
+
+def test_config_entry_flags() -> None:
+    config = CDNConfig.from_settings({"dev_server_react": 1, "preload_headers": 0})
+    assert config.dev_server_react is True and config.preload_headers is False

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from quart_cdn._log import BURST, MAX_MESSAGE, WINDOW, LogLimiter, cut, quote
+from quart_cdn._log import BURST, MAX_MESSAGE, WINDOW, LogLimiter, cut
 
 LOGGER = logging.getLogger("quart_cdn.test_log")
 
@@ -49,13 +49,6 @@ def test_cut_keeps_short_text_and_says_what_it_left_out() -> None:
     assert cut(ValueError("boom")) == "boom"
     assert cut("x" * 250) == "x" * 200 + "... (50 more characters)"
     assert cut("y" * 1_000_000, 80) == "y" * 80 + "... (999,920 more characters)"
-
-
-def test_quote_is_repr_of_the_first_characters() -> None:
-    assert quote("a'b") == repr("a'b")
-    name = "é" * 5_000
-    quoted = quote(name)
-    assert quoted.startswith(repr("é" * 200)) and quoted.endswith("(4,800 more characters)")
 
 
 def test_limiter_logs_first_then_once_per_window_with_the_count(
