@@ -1,0 +1,347 @@
+"""The state machine behind :mod:`.json`: ijson's events in, entries and chunks out.
+
+It takes the events of a top-level object (``start_map``, ``map_key``, ``string``...) in
+batches, keeps what each entry says (its string, or for an object the fields that a
+``Chunk`` holds), refuses a value of the wrong type as soon as it starts, and checks the
+names of the finished entries a batch at a time: all at once when :func:`names_usual`
+passes them, else one by one with :func:`check_name`, which has the messages.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Generator
+from typing import Any, Final
+
+from ..exceptions import ManifestParseError
+from ._base import MAX_ENTRIES, ChunkData, Parsed, quote, refuse, too_many
+from ._names import MAX_ENTRY_LENGTH, check_name, names_usual
+
+__all__ = ["DONE", "Reader"]
+
+# Where the reader is: before the top-level value; at a key of the top-level object, or
+# its value; at a field of an entry object, its value, in a list of names, or in a value
+# skipped whole; after the object; in a top-level value that is not an object.
+TOP, KEY, VALUE, FIELD, FIELD_VALUE, LIST, SKIP, DONE, WRONG = range(9)
+
+#: How deep a value may nest inside an entry (a Vite entry's lists are at depth 3).
+MAX_DEPTH: Final = 32
+#: The most names in one list of an entry, and the most parser events in a value skipped
+#: (a field of no interest): a manifest entry is small.
+MAX_LIST: Final = 10_000
+MAX_SKIPPED: Final = 10_000
+#: How many entries a careful check (one name at a time) does before it yields.
+ENTRIES_PER_STEP: Final = 256
+
+# The fields of an entry object that are kept: strings, lists of names, a flag.
+_STRINGS: Final = frozenset({"file", "src", "integrity"})
+_LISTS: Final = frozenset({"css", "imports", "dynamicImports", "assets"})
+_KEPT: Final = _STRINGS | _LISTS | {"isEntry"}
+_EXPECTED: Final = {**dict.fromkeys(_STRINGS, "a string"), "isEntry": "true or false"}
+_STARTS: Final = frozenset({"start_map", "start_array"})
+_ENDS: Final = frozenset({"end_map", "end_array"})
+# The name of the file an entry object stands for, by shape.
+_FILE_FIELD: Final = {"vite": "file", "assets": "src"}
+_KIND, _VALUE = operator.itemgetter(0), operator.itemgetter(1)
+_SHOWN: Final = {"start_map": "{...}", "start_array": "[...]"}
+_TYPES: Final = {"start_map": "dict", "start_array": "list", "string": "str", "null": "NoneType"}
+
+
+def _type(event: str, value: Any) -> str:
+    return _TYPES.get(event) or type(value).__name__
+
+
+def _shown(event: str, value: Any) -> str:
+    return _SHOWN.get(event) or quote(value)
+
+
+class Reader:
+    """Reads one JSON manifest's events; :meth:`result` gives what it read."""
+
+    def __init__(self, source: str | None) -> None:
+        self.source = source
+        self.state = TOP
+        self.shape: str | None = None  # "json", "object" (until an entry ends), "vite"...
+        # The entry being read: its key, the field being read, the fields kept so far, the
+        # names of the list being read, whether it has more to say than its file; and how
+        # deep the value being skipped is, and how many events of it went by.
+        self.key = self.field = ""
+        self.fields: dict[str, Any] = {}
+        self.items: list[Any] = []
+        self.more = False
+        self.depth = self.skipped = 0
+        self.wrong = ""  # the type of a top-level value that is not an object
+        self.count = 0  # entries kept
+        # The finished entries whose names are not checked yet: their keys, their values
+        # (strings, or entry objects' fields), the names in their lists, and which of them
+        # have more to say than their file (by index).
+        self.keys: list[str] = []
+        self.values: list[Any] = []
+        self.names: list[str] = []
+        self.more_at: list[int] = []
+        self.escaped = False  # the text of the finished entries holds an escape
+        self.entries: dict[str, str] = {}
+        self.chunks: dict[str, ChunkData] = {}
+
+    def look(self, raw: bytes) -> None:
+        """Take in the JSON text that the next events come from: whether it holds an
+        escape, the only way a JSON string can hold a control character."""
+        # An entry begun before this text also has names in the text before it.
+        begun = self.state not in (TOP, KEY)
+        self.escaped = b"\\" in raw or (begun and self.escaped)
+
+    def _fail(self, problem: str) -> ManifestParseError:
+        return refuse(self.source, problem)
+
+    def too_long(self, piece: bytes, limit: int) -> ManifestParseError:
+        """The error for ``limit`` bytes of text, ending with ``piece``, that finished no
+        token (yajl would read it again on every feed)."""
+        if not piece.strip():
+            return self._fail(f"holds more than {limit} bytes of white space in a row")
+        what = "key" if self.state in (KEY, FIELD) else "value"
+        text = piece[:100].decode("utf-8", "replace")
+        return self._fail(
+            f"refused: {what} {quote(text)} is longer than {MAX_ENTRY_LENGTH} characters"
+        )
+
+    def feed(self, events: list[tuple[str, Any]]) -> None:
+        """Read a batch of events."""
+        at, end = 0, len(events)
+        while at < end:
+            if self.state == KEY and self.shape == "json":
+                at = self._pairs(events, at)
+            if at < end:
+                at = self._walk(events, at)
+
+    def _pairs(self, events: list[tuple[str, Any]], at: int) -> int:
+        """Take the ``map_key``/``string`` pairs from ``events[at:]`` all at once, if all
+        that follows is pairs (but maybe its last event); where to go on from."""
+        # (zip(*events) would make an iterator per event: enough to set off the collector.)
+        rest = events[at:]
+        kinds = list(map(_KIND, rest))
+        for count in (len(kinds) // 2, (len(kinds) - 1) // 2):
+            end = 2 * count
+            if kinds[0:end:2].count("map_key") == count and kinds[1:end:2].count("string") == count:
+                values = list(map(_VALUE, rest[:end]))
+                self.keys += values[0::2]
+                self.values += values[1::2]
+                return at + end
+        return at
+
+    def _walk(self, events: list[tuple[str, Any]], at: int) -> int:
+        """Read ``events[at:]`` one at a time, up to where pairs may start (at a key of a
+        mapping); where to go on from. The common events come first and are read inline,
+        the rest (and every error) in the methods below."""
+        state, key, field, fields = self.state, self.key, self.field, self.fields
+        items, more, depth, skipped = self.items, self.more, self.depth, self.skipped
+        keys, values, names = self.keys, self.values, self.names
+        file = _FILE_FIELD.get(self.shape or "")  # the field that names the file, if known
+        stop = len(events)
+        pairs = enumerate(events[at:], at)
+        for index, (event, value) in pairs:
+            # A key, in an entry object or at the top: its value is the next event; taken
+            # at once, in the same turn of the loop.
+            if event == "map_key" and state in (FIELD, KEY):
+                if state == FIELD:
+                    field, state = value, FIELD_VALUE
+                else:
+                    key, state = value, VALUE
+                if (pair := next(pairs, None)) is None:
+                    break
+                index, (event, value) = pair
+            if state == FIELD_VALUE:
+                state = FIELD
+                if event == "string" and field in _STRINGS:
+                    fields[field] = value
+                    if field == "integrity":
+                        more = True
+                        if len(value) > MAX_ENTRY_LENGTH:
+                            raise self._fail(f"entry {quote(key)} has an over-long 'integrity'")
+                elif event == "boolean" and field == "isEntry":
+                    fields[field] = value
+                    more = more or value
+                elif event == "start_array" and field in _LISTS:
+                    items, state = [], LIST
+                elif field in _KEPT:
+                    raise self._wrong_field(key, field, event, value)
+                elif event in _STARTS:  # a field of no interest: skipped whole
+                    depth, skipped, state = 1, 0, SKIP
+            elif state == FIELD:  # end_map: the entry is read
+                if file is None or file not in fields:
+                    file = self._end(key, fields)
+                if more:
+                    self.more_at.append(len(keys))
+                keys.append(key)
+                values.append(fields)
+                state = KEY
+            elif state == KEY:  # end_map
+                state = DONE
+            elif state == VALUE:
+                if event == "start_map" and file is not None:
+                    fields, more, state = {}, False, FIELD
+                    continue
+                state = self._value(key, event, value)
+                fields, more = {}, False
+                if state == KEY:  # a mapping: pairs may follow
+                    stop = index + 1
+                    break
+            elif state == LIST:
+                if event == "string":
+                    items.append(value)
+                    if len(items) > MAX_LIST:
+                        raise self._fail(
+                            f"entry {quote(key)} has more than {MAX_LIST:,} names in {field!r}"
+                        )
+                elif event == "end_array":
+                    fields[field] = tuple(items)
+                    names += items
+                    more, state = True, FIELD
+                else:
+                    raise self._wrong_field(key, field, event, value, "holding ")
+            elif state == SKIP:
+                skipped += 1
+                if event in _STARTS:
+                    depth += 1
+                    if depth + 2 > MAX_DEPTH or skipped > MAX_SKIPPED:
+                        raise self._fail(
+                            f"entry {quote(key)} has {field!r} nested deeper than "
+                            f"{MAX_DEPTH} levels, or with more than {MAX_SKIPPED:,} values"
+                        )
+                elif event in _ENDS:
+                    depth -= 1
+                    state = SKIP if depth else FIELD
+            elif state == TOP:
+                if event == "start_map":
+                    state = KEY
+                else:
+                    self.wrong, state = _type(event, value), WRONG
+            else:  # WRONG: only yajl's verdict on the rest matters (DONE: yajl refuses more)
+                break
+        self.state, self.key, self.field, self.fields = state, key, field, fields
+        self.items, self.more, self.depth, self.skipped = items, more, depth, skipped
+        return stop
+
+    def _value(self, key: str, event: str, value: Any) -> int:
+        """The value of a top-level key, but an entry object of a known shape."""
+        shape = self.shape
+        if event == "string" and shape in (None, "json"):
+            self.shape = "json"
+            self.keys.append(key)
+            self.values.append(value)
+            return KEY
+        if event == "start_map" and shape is None:
+            self.shape = "object"  # until the end of this first entry tells more
+            return FIELD
+        expected = "a string" if shape in (None, "json") else "an object, as the entries before it"
+        raise self._fail(
+            f"entry {quote(key)} has value {_shown(event, value)} of type "
+            f"{_type(event, value)}; expected {expected}"
+        )
+
+    def _wrong_field(
+        self, key: str, field: str, event: str, value: Any, holding: str = ""
+    ) -> ManifestParseError:
+        return self._fail(
+            f"entry {quote(key)} has {field!r} {holding}{_shown(event, value)} of type "
+            f"{_type(event, value)}; expected {_EXPECTED.get(field, 'a list of names')}"
+        )
+
+    def _end(self, key: str, fields: dict[str, Any]) -> str:
+        """The field that names the file, for an entry that ends without it, or the first
+        entry (which tells the shape)."""
+        if self.shape == "object":
+            if "file" in fields:
+                self.shape = "vite"
+            elif "src" in fields:
+                self.shape = "assets"
+            else:
+                raise self._fail(
+                    f"entry {quote(key)} is an object with neither 'file' (as Vite writes) "
+                    "nor 'src' (as webpack-assets-manifest writes)"
+                )
+        file = _FILE_FIELD[self.shape or ""]
+        if file not in fields:
+            bundler = "a Vite manifest" if self.shape == "vite" else "webpack-assets-manifest's"
+            raise self._fail(f"looks like {bundler} but entry {quote(key)} has no {file!r}")
+        return file
+
+    def flush(self) -> Generator[None, None, None]:
+        """Check and keep the finished entries: all names at once if they pass
+        :func:`names_usual` as they are or without a leading ``/``, else one at a time."""
+        keys, values, names, more_at = self.keys, self.values, self.names, self.more_at
+        if not keys:
+            return
+        self.keys, self.values, self.names, self.more_at = [], [], [], []
+        self.count += len(keys)
+        if self.count > MAX_ENTRIES:
+            raise too_many(self.source)
+        shape, controls = self.shape, self.escaped
+        files = values if shape == "json" else list(map(_file_of[shape or ""], values))
+        every = [*keys, *files, *names]
+        if names_usual(every, controls=controls):
+            self.entries.update(zip(keys, files, strict=True))
+            for at in more_at:
+                self.chunks[keys[at]] = _chunk(files[at], values[at])
+            return
+        if (
+            shape == "json"
+            and max(map(len, every)) <= MAX_ENTRY_LENGTH
+            and names_usual(
+                stripped := [name.removeprefix("/") for name in every], controls=controls
+            )
+        ):  # a mapping written with a leading "/" (webpack's publicPath)
+            self.entries.update(zip(stripped[: len(keys)], stripped[len(keys) :], strict=True))
+            return
+        source = self.source
+        for count, (key, value) in enumerate(zip(keys, values, strict=True), start=1):
+            if shape == "json":
+                value = check_name(value, "value", source)  # the value first, as ever
+                self.entries[check_name(key, "key", source)] = value
+            else:
+                self._check(key, value)
+            if count % ENTRIES_PER_STEP == 0:
+                yield
+
+    def _check(self, key: str, fields: dict[str, Any]) -> None:
+        """Check and keep one entry object, a name at a time."""
+        source, shown = self.source, quote(key)
+        file = check_name(fields[_FILE_FIELD[self.shape or ""]], "value", source)
+        key = check_name(key, "key", source)
+        for field in _LISTS & fields.keys():
+            what = f"name in {field!r} of {shown}"
+            fields[field] = tuple(check_name(name, what, source) for name in fields[field])
+        self.entries[key] = file
+        if fields.keys() & _LISTS or "integrity" in fields or fields.get("isEntry"):
+            self.chunks[key] = _chunk(file, fields)
+
+    def wrong_shape(self) -> ManifestParseError:
+        return self._fail(
+            "is JSON of the wrong shape: expected an object mapping names to hashed "
+            f"names, got {self.wrong or 'nothing'}"
+        )
+
+    def result(self) -> Parsed:
+        """What was read, once the text has ended."""
+        if self.state in (TOP, WRONG):
+            raise self.wrong_shape()
+        if not self.count:
+            raise self._fail("is an empty JSON object")
+        return Parsed(self.entries, "mapping", self.shape or "json", self.chunks)
+
+
+_file_of: Final = {shape: operator.itemgetter(field) for shape, field in _FILE_FIELD.items()}
+
+
+def _chunk(file: str, fields: dict[str, Any]) -> ChunkData:
+    # A plain tuple, not a Chunk: the collector stops tracking a tuple of strings, so that
+    # a large manifest does not make every later collection longer.
+    get = fields.get
+    return (
+        file,
+        get("css", ()),
+        get("imports", ()),
+        get("dynamicImports", ()),
+        get("assets", ()),
+        get("isEntry", False),
+        get("integrity"),
+    )
