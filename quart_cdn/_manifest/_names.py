@@ -45,6 +45,7 @@ _SCHEME = re.compile(SCHEME)
 _CONTROLS = re.compile(f"[{CONTROLS}]")
 _ASCII_FORBIDDEN: Final = ("\x7f", "?", "#", "\\")  # FORBIDDEN in ASCII, but C0
 _DOTS: Final = tuple(f"/{dots}/" for dots in DOT_SEGMENTS)
+_SLASH_SLASH_OR_DOT = re.compile(r"/[/.]")
 
 
 def check_name(value: object, what: str, source: str | None) -> str:
@@ -98,8 +99,7 @@ def names_usual(names: list[str], *, controls: bool = True) -> bool:
     if not names or max(map(len, names)) > MAX_ENTRY_LENGTH:
         return not names
     joined = "/" + "/".join(names) + "/"
-    # "//": an empty name, a leading "/" (to drop, or "//host"), an empty segment.
-    if "//" in joined or ":" in joined:  # a colon may start a scheme
+    if ":" in joined:  # may start a scheme
         return False
     if joined.isascii():
         if any(c in joined for c in _ASCII_FORBIDDEN):
@@ -108,4 +108,8 @@ def names_usual(names: list[str], *, controls: bool = True) -> bool:
             return False
     elif _FORBIDDEN.search(joined):
         return False
-    return "/." not in joined or not any(dots in joined for dots in _DOTS)
+    # "//": an empty name, a leading "/" (to drop, or "//host"), an empty segment; "/.":
+    # maybe a dot segment. One scan for both, as most names have neither.
+    return _SLASH_SLASH_OR_DOT.search(joined) is None or (
+        "//" not in joined and not any(dots in joined for dots in _DOTS)
+    )

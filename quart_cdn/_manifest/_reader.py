@@ -72,13 +72,13 @@ class Reader:
         self.depth = self.skipped = 0
         self.wrong = ""  # the type of a top-level value that is not an object
         self.count = 0  # entries kept
-        # The finished entries whose names are not checked yet: their keys, their values
-        # (strings, or entry objects' fields), the names in their lists, and which of them
-        # have more to say than their file (by index).
+        # The finished entries whose names are not checked yet: their keys, their files,
+        # the names in their lists, and the fields of those that have more to say than
+        # their file (with their index).
         self.keys: list[str] = []
-        self.values: list[Any] = []
+        self.files: list[str] = []
         self.names: list[str] = []
-        self.more_at: list[int] = []
+        self.fuller: list[tuple[int, dict[str, Any]]] = []
         self.escaped = False  # the text of the finished entries holds an escape
         self.entries: dict[str, str] = {}
         self.chunks: dict[str, ChunkData] = {}
@@ -124,7 +124,7 @@ class Reader:
             if kinds[0:end:2].count("map_key") == count and kinds[1:end:2].count("string") == count:
                 values = list(map(_VALUE, rest[:end]))
                 self.keys += values[0::2]
-                self.values += values[1::2]
+                self.files += values[1::2]
                 return at + end
         return at
 
@@ -134,7 +134,7 @@ class Reader:
         the rest (and every error) in the methods below."""
         state, key, field, fields = self.state, self.key, self.field, self.fields
         items, more, depth, skipped = self.items, self.more, self.depth, self.skipped
-        keys, values, names = self.keys, self.values, self.names
+        keys, files, names = self.keys, self.files, self.names
         file = _FILE_FIELD.get(self.shape or "")  # the field that names the file, if known
         stop = len(events)
         pairs = enumerate(events[at:], at)
@@ -170,9 +170,9 @@ class Reader:
                 if file is None or file not in fields:
                     file = self._end(key, fields)
                 if more:
-                    self.more_at.append(len(keys))
+                    self.fuller.append((len(keys), fields))
                 keys.append(key)
-                values.append(fields)
+                files.append(fields[file])
                 state = KEY
             elif state == KEY:  # end_map
                 state = DONE
@@ -227,7 +227,7 @@ class Reader:
         if event == "string" and shape in (None, "json"):
             self.shape = "json"
             self.keys.append(key)
-            self.values.append(value)
+            self.files.append(value)
             return KEY
         if event == "start_map" and shape is None:
             self.shape = "object"  # until the end of this first entry tells more
@@ -268,23 +268,21 @@ class Reader:
     def flush(self) -> Generator[None, None, None]:
         """Check and keep the finished entries: all names at once if they pass
         :func:`names_usual` as they are or without a leading ``/``, else one at a time."""
-        keys, values, names, more_at = self.keys, self.values, self.names, self.more_at
+        keys, files, names, fuller = self.keys, self.files, self.names, self.fuller
         if not keys:
             return
-        self.keys, self.values, self.names, self.more_at = [], [], [], []
+        self.keys, self.files, self.names, self.fuller = [], [], [], []
         self.count += len(keys)
         if self.count > MAX_ENTRIES:
             raise too_many(self.source)
-        shape, controls = self.shape, self.escaped
-        files = values if shape == "json" else list(map(_file_of[shape or ""], values))
-        every = [*keys, *files, *names]
+        every, controls = [*keys, *files, *names], self.escaped
         if names_usual(every, controls=controls):
             self.entries.update(zip(keys, files, strict=True))
-            for at in more_at:
-                self.chunks[keys[at]] = _chunk(files[at], values[at])
+            for at, fields in fuller:
+                self.chunks[keys[at]] = _chunk(files[at], fields)
             return
         if (
-            shape == "json"
+            self.shape == "json"
             and max(map(len, every)) <= MAX_ENTRY_LENGTH
             and names_usual(
                 stripped := [name.removeprefix("/") for name in every], controls=controls
@@ -292,27 +290,18 @@ class Reader:
         ):  # a mapping written with a leading "/" (webpack's publicPath)
             self.entries.update(zip(stripped[: len(keys)], stripped[len(keys) :], strict=True))
             return
-        source = self.source
-        for count, (key, value) in enumerate(zip(keys, values, strict=True), start=1):
-            if shape == "json":
-                value = check_name(value, "value", source)  # the value first, as ever
-                self.entries[check_name(key, "key", source)] = value
-            else:
-                self._check(key, value)
-            if count % ENTRIES_PER_STEP == 0:
+        source, fields_at = self.source, dict(fuller)
+        for at, (key, file) in enumerate(zip(keys, files, strict=True)):
+            file = check_name(file, "value", source)  # the value first, as ever
+            key = check_name(key, "key", source)
+            self.entries[key] = file
+            if (kept := fields_at.get(at)) is not None:
+                for field in _LISTS & kept.keys():
+                    what = f"name in {field!r} of {quote(key)}"
+                    kept[field] = tuple(check_name(name, what, source) for name in kept[field])
+                self.chunks[key] = _chunk(file, kept)
+            if at % ENTRIES_PER_STEP == ENTRIES_PER_STEP - 1:
                 yield
-
-    def _check(self, key: str, fields: dict[str, Any]) -> None:
-        """Check and keep one entry object, a name at a time."""
-        source, shown = self.source, quote(key)
-        file = check_name(fields[_FILE_FIELD[self.shape or ""]], "value", source)
-        key = check_name(key, "key", source)
-        for field in _LISTS & fields.keys():
-            what = f"name in {field!r} of {shown}"
-            fields[field] = tuple(check_name(name, what, source) for name in fields[field])
-        self.entries[key] = file
-        if fields.keys() & _LISTS or "integrity" in fields or fields.get("isEntry"):
-            self.chunks[key] = _chunk(file, fields)
 
     def wrong_shape(self) -> ManifestParseError:
         return self._fail(
@@ -327,9 +316,6 @@ class Reader:
         if not self.count:
             raise self._fail("is an empty JSON object")
         return Parsed(self.entries, "mapping", self.shape or "json", self.chunks)
-
-
-_file_of: Final = {shape: operator.itemgetter(field) for shape, field in _FILE_FIELD.items()}
 
 
 def _chunk(file: str, fields: dict[str, Any]) -> ChunkData:
