@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from quart_cdn import Manifest, ManifestParseError, parse_manifest
-from quart_cdn._manifest import Chunk, _base, _steps
+from quart_cdn._manifest import Chunk, Entrypoint, _base, _steps
 from quart_cdn._manifest._reader import MAX_DEPTH, MAX_LIST
+from quart_cdn._manifest._sections import MAX_SECTION_DEPTH, MAX_SECTION_EVENTS
 from quart_cdn._manifest.json import MAX_QUIET
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -175,6 +176,88 @@ def test_json_error_names_the_shape_it_found(data: dict[str, Any], message: str)
     assert "Vite manifest" not in error or "file" in json.dumps(data)
 
 
+def test_json_webpack_assets_manifest_entrypoints() -> None:
+    """webpack-assets-manifest with ``entrypoints: true`` and ``integrity: true``."""
+    data = {
+        "main.js": {"src": "main.1a2b.js", "integrity": "sha384-A"},
+        "main.css": {"src": "main.3c4d.css", "integrity": "sha384-B"},
+        "runtime.js": {"src": "runtime.5e6f.js", "integrity": "sha384-C"},
+        "entrypoints": {
+            "main": {
+                "assets": {"js": ["runtime.5e6f.js", "main.1a2b.js"], "css": ["main.3c4d.css"]}
+            }
+        },
+    }
+    manifest = parse_manifest(json.dumps(data), source=SOURCE)
+    assert manifest.format == "assets" and "entrypoints" not in manifest
+    assert dict(manifest.entrypoints) == {
+        "main": Entrypoint(js=("runtime.5e6f.js", "main.1a2b.js"), css=("main.3c4d.css",))
+    }
+    assert manifest.integrity("main.1a2b.js") == "sha384-A"
+    assert manifest.integrity("main.js") is None  # by file, not by name
+
+
+def test_json_encore_entrypoints_json() -> None:
+    """Symfony Encore's entrypoints.json: entries and an integrity map, no mapping."""
+    data = {
+        "entrypoints": {
+            "app": {"js": ["/build/runtime.abc.js", "/build/app.def.js"], "css": ["/build/app.css"]}
+        },
+        "integrity": {"/build/app.def.js": "sha384-X"},
+    }
+    manifest = parse_manifest(json.dumps(data), source=SOURCE)
+    assert manifest.format == "entrypoints" and len(manifest) == 0
+    assert manifest.entrypoints["app"] == Entrypoint(
+        js=("build/runtime.abc.js", "build/app.def.js"), css=("build/app.css",)
+    )
+    assert manifest.integrity("build/app.def.js") == "sha384-X"
+    other = parse_manifest(json.dumps({**data, "integrity": {}}))
+    assert manifest != other  # the hashes take part in equality
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["entrypoints-first", "entrypoints-last"])
+def test_json_mapping_with_entrypoints(slice_size: int, first: bool) -> None:
+    entries = names(100)
+    section = {"entrypoints": {"main": {"assets": {"js": [f"x{i}.js" for i in range(50)]}}}}
+    data = {**section, **entries} if first else {**entries, **section}
+    manifest = parse_manifest(json.dumps(data, indent=2))
+    assert manifest.format == "json" and dict(manifest) == entries
+    assert manifest.entrypoints["main"].js == tuple(f"x{i}.js" for i in range(50))
+
+
+def test_json_a_string_under_a_section_name_is_an_entry() -> None:
+    manifest = parse_manifest(b'{"entrypoints": "entrypoints.1.json", "integrity": "i.2"}')
+    assert dict(manifest) == {"entrypoints": "entrypoints.1.json", "integrity": "i.2"}
+    assert not manifest.entrypoints
+
+
+def test_json_vite_integrity_by_file() -> None:
+    data = {"src/main.js": {"file": "assets/main.1.js", "integrity": "sha384-V"}}
+    assert parse_manifest(json.dumps(data)).integrity("assets/main.1.js") == "sha384-V"
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"entrypoints": {"app": {"js": ["https://evil/x.js"]}}}, r"file in entrypoint 'app'"),
+        (
+            {"entrypoints": {"app": {"js": "app.js"}}},
+            r"'js' 'app\.js' of type str; expected a list",
+        ),
+        ({"entrypoints": {"app": ["app.js"]}}, r"entrypoint 'app' \[\.\.\.\] of type list"),
+        ({"integrity": {"app.js": 5}}, r"'integrity' of 'app\.js' 5 of type int; expected an SRI"),
+        ({"integrity": {"../app.js": "sha384-x"}}, r"refused: file in 'integrity' '\.\./app\.js'"),
+        (
+            {"entrypoints": {"a": {"js": [[[[[[["x"]]]]]]]}}},
+            rf"'entrypoints' that is nested deeper than {MAX_SECTION_DEPTH}",
+        ),
+    ],
+)
+def test_json_sections_are_checked(section: dict[str, Any], message: str) -> None:
+    error = error_of(json.dumps({"a.js": "a.1.js", **section}))
+    assert re.search(message, error), error
+
+
 def test_json_unknown_fields_are_skipped() -> None:
     data = {"a.js": {"file": "a.1.js", "x": {"y": [1, {"z": None}]}, "names": ["a"], "n": 1.5}}
     assert parse_manifest(json.dumps(data)) == Manifest({"a.js": "a.1.js"}, kind="mapping")
@@ -197,6 +280,10 @@ HOSTILE = {
     "long-list": (
         b'{"a": {"file": "a.js", "css": [' + b'"a.css",' * MB + b'"a.css"]}}',
         rf"more than {MAX_LIST:,} names in 'css'",
+    ),
+    "huge-section": (
+        b'{"entrypoints": {"a": {"js": [' + b'"a.js",' * MB + b'"a.js"]}}}',
+        rf"has 'entrypoints' that has more than {MAX_SECTION_EVENTS:,} values",
     ),
     "many-entries": (
         b"{" + b",".join(b'"%x":"a"' % i for i in range(MB // 4)) + b"}",
@@ -230,6 +317,14 @@ def test_json_hostile_input_refused_in_short_steps(data: bytes, message: str) ->
     assert isinstance(result, ManifestParseError)
     assert re.search(message, str(result)), str(result)
     assert len(str(result)) < 300
+    assert worst < 0.025, f"a step took {worst * 1e3:.1f} ms of CPU"
+
+
+def test_json_large_section_read_in_short_steps() -> None:
+    files = [f"js/chunk-{i}.{i:08x}.js" for i in range(100_000)]
+    data = json.dumps({"entrypoints": {"main": {"js": files}}}).encode()
+    worst, result = worst_step(data)
+    assert isinstance(result, Manifest) and result.entrypoints["main"].js == tuple(files)
     assert worst < 0.025, f"a step took {worst * 1e3:.1f} ms of CPU"
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
+from types import MappingProxyType
 from typing import Any, Final, NamedTuple
 
 import anyio
@@ -32,6 +33,7 @@ from ._base import (
     Chunk,
     ChunkData,
     Data,
+    Entrypoint,
     ManifestKind,
     Parsed,
     Steps,
@@ -42,6 +44,7 @@ from ._names import MAX_ENTRY_LENGTH as MAX_ENTRY_LENGTH
 __all__ = [
     "FORMATS",
     "Chunk",
+    "Entrypoint",
     "Format",
     "Manifest",
     "ManifestKind",
@@ -81,8 +84,10 @@ class Manifest(Mapping[str, str]):
 
     A new object is built on every load and swapped in whole, so a reader holding one never
     sees it change. ``format`` tells which format it was read from (``"checksum"``,
-    ``"json"``, ``"vite"`` or ``"assets"``) and ``source`` where from; :meth:`chunk` tells
-    what else it says about a name (a Vite entry's CSS and imports, an SRI hash).
+    ``"json"``, ``"vite"``, ``"assets"`` or ``"entrypoints"``) and ``source`` where from.
+    :meth:`chunk` tells what else it says about a name (a Vite entry's CSS and imports),
+    :attr:`entrypoints` the entries that webpack-assets-manifest or Symfony Encore list,
+    and :meth:`integrity` the SRI hash of a file, where the manifest has one.
 
     Example::
 
@@ -90,13 +95,15 @@ class Manifest(Mapping[str, str]):
         assert m.kind == "mapping" and m["js/app.js"] == "js/app.7bfe0aac.js"
     """
 
-    __slots__ = ("_chunks", "_entries", "format", "kind", "source")
+    __slots__ = ("_chunks", "_entries", "_entrypoints", "_integrity", "format", "kind", "source")
 
     kind: ManifestKind
     format: str
     source: str | None
     _entries: dict[str, str]
     _chunks: dict[str, ChunkData]
+    _entrypoints: dict[str, Entrypoint]
+    _integrity: dict[str, str]
 
     def __init__(
         self,
@@ -106,23 +113,33 @@ class Manifest(Mapping[str, str]):
         format: str | None = None,
         source: str | None = None,
         chunks: Mapping[str, Chunk] | None = None,
+        entrypoints: Mapping[str, Entrypoint] | None = None,
+        integrity: Mapping[str, str] | None = None,
     ) -> None:
         more = {name: tuple(chunk) for name, chunk in (chunks or {}).items()}
-        self._set(dict(entries), kind, format or kind, source, more)  # type: ignore[arg-type]
+        self._set(
+            Parsed(
+                dict(entries),
+                kind,
+                format or kind,
+                more,  # type: ignore[arg-type]
+                dict(entrypoints or {}),
+                dict(integrity or {}),
+            ),
+            source,
+        )
 
-    def _set(
-        self,
-        entries: dict[str, str],
-        kind: ManifestKind,
-        format: str,
-        source: str | None,
-        chunks: dict[str, ChunkData],
-    ) -> None:
-        object.__setattr__(self, "_entries", entries)
-        object.__setattr__(self, "kind", kind)
-        object.__setattr__(self, "format", format)
-        object.__setattr__(self, "source", source)
-        object.__setattr__(self, "_chunks", chunks)
+    def _set(self, parsed: Parsed, source: str | None) -> None:
+        for name, value in (
+            ("_entries", parsed.entries),
+            ("kind", parsed.kind),
+            ("format", parsed.format),
+            ("source", source),
+            ("_chunks", parsed.chunks),
+            ("_entrypoints", parsed.entrypoints),
+            ("_integrity", parsed.integrity),
+        ):
+            object.__setattr__(self, name, value)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"Manifest is immutable; cannot set {name!r}")
@@ -152,6 +169,8 @@ class Manifest(Mapping[str, str]):
             self.kind == other.kind
             and self._entries == other._entries
             and self._chunks == other._chunks
+            and self._entrypoints == other._entrypoints
+            and self._integrity == other._integrity
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -166,12 +185,22 @@ class Manifest(Mapping[str, str]):
             return Chunk(self._entries[name])
         return None
 
+    @property
+    def entrypoints(self) -> Mapping[str, Entrypoint]:
+        """The entries of webpack-assets-manifest's ``entrypoints`` or Symfony Encore's
+        ``entrypoints.json``: name -> :class:`Entrypoint` (empty for other manifests)."""
+        return MappingProxyType(self._entrypoints)
+
+    def integrity(self, file: str) -> str | None:
+        """The SRI hash the manifest gives for ``file`` (a hashed name), if any."""
+        return self._integrity.get(file)
+
     @classmethod
     def _adopt(cls, parsed: Parsed, source: str | None) -> Manifest:
         """A manifest of the parser's own entries, not copied (100,000 entries take
         milliseconds to copy, all in one go)."""
         manifest = cls.__new__(cls)
-        manifest._set(parsed.entries, parsed.kind, parsed.format, source, parsed.chunks)
+        manifest._set(parsed, source)
         return manifest
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "Chunk",
     "ChunkData",
     "Data",
+    "Entrypoint",
     "ManifestKind",
     "Parsed",
     "Steps",
@@ -69,14 +70,24 @@ ChunkData = tuple[
 ]
 
 
+class Entrypoint(NamedTuple):
+    """The files a front-end entry loads, in order (runtime and split chunks included), as
+    webpack-assets-manifest and Symfony Encore list them."""
+
+    js: tuple[str, ...] = ()
+    css: tuple[str, ...] = ()
+
+
 class Parsed(NamedTuple):
-    """What a format module read: ``entries`` (name -> checksum or hashed name) and, for
-    names with more to say, their :class:`Chunk`'s fields."""
+    """What a format module read: ``entries`` (name -> checksum or hashed name); for names
+    with more to say, their :class:`Chunk`'s fields; entrypoints; SRI hashes by file."""
 
     entries: dict[str, str]
     kind: ManifestKind
     format: str
     chunks: dict[str, ChunkData]
+    entrypoints: dict[str, Entrypoint]
+    integrity: dict[str, str]
 
 
 #: A parser: a generator that yields between bounded pieces of work and returns its result.

@@ -16,13 +16,15 @@ from typing import Any, Final
 from ..exceptions import ManifestParseError
 from ._base import MAX_ENTRIES, ChunkData, Parsed, quote, refuse, too_many
 from ._names import MAX_ENTRY_LENGTH, check_name, names_usual
+from ._sections import SECTIONS, Entrypoint, Section, read_section
 
 __all__ = ["DONE", "Reader"]
 
 # Where the reader is: before the top-level value; at a key of the top-level object, or
 # its value; at a field of an entry object, its value, in a list of names, or in a value
-# skipped whole; after the object; in a top-level value that is not an object.
-TOP, KEY, VALUE, FIELD, FIELD_VALUE, LIST, SKIP, DONE, WRONG = range(9)
+# skipped whole; in a section (entrypoints...); after the object; in a top-level value
+# that is not an object.
+TOP, KEY, VALUE, FIELD, FIELD_VALUE, LIST, SKIP, SECTION, DONE, WRONG = range(10)
 
 #: How deep a value may nest inside an entry (a Vite entry's lists are at depth 3).
 MAX_DEPTH: Final = 32
@@ -44,7 +46,7 @@ _ENDS: Final = frozenset({"end_map", "end_array"})
 _FILE_FIELD: Final = {"vite": "file", "assets": "src"}
 _KIND, _VALUE = operator.itemgetter(0), operator.itemgetter(1)
 _SHOWN: Final = {"start_map": "{...}", "start_array": "[...]"}
-_TYPES: Final = {"start_map": "dict", "start_array": "list", "string": "str", "null": "NoneType"}
+_TYPES: Final = {"start_map": "dict", "start_array": "list"}
 
 
 def _type(event: str, value: Any) -> str:
@@ -52,7 +54,8 @@ def _type(event: str, value: Any) -> str:
 
 
 def _shown(event: str, value: Any) -> str:
-    return _SHOWN.get(event) or quote(value)
+    """``value`` quoted (an object or a list, only begun, as such), and its type."""
+    return f"{_SHOWN.get(event) or quote(value)} of type {_type(event, value)}"
 
 
 class Reader:
@@ -80,8 +83,12 @@ class Reader:
         self.names: list[str] = []
         self.fuller: list[tuple[int, dict[str, Any]]] = []
         self.escaped = False  # the text of the finished entries holds an escape
+        self.section: Section | None = None  # the section being read
+        self.sections: list[Section] = []  # read, not checked yet
         self.entries: dict[str, str] = {}
         self.chunks: dict[str, ChunkData] = {}
+        self.entrypoints: dict[str, Entrypoint] = {}
+        self.integrity: dict[str, str] = {}  # file -> SRI hash
 
     def look(self, raw: bytes) -> None:
         """Take in the JSON text that the next events come from: whether it holds an
@@ -92,17 +99,6 @@ class Reader:
 
     def _fail(self, problem: str) -> ManifestParseError:
         return refuse(self.source, problem)
-
-    def too_long(self, piece: bytes, limit: int) -> ManifestParseError:
-        """The error for ``limit`` bytes of text, ending with ``piece``, that finished no
-        token (yajl would read it again on every feed)."""
-        if not piece.strip():
-            return self._fail(f"holds more than {limit} bytes of white space in a row")
-        what = "key" if self.state in (KEY, FIELD) else "value"
-        text = piece[:100].decode("utf-8", "replace")
-        return self._fail(
-            f"refused: {what} {quote(text)} is longer than {MAX_ENTRY_LENGTH} characters"
-        )
 
     def feed(self, events: list[tuple[str, Any]]) -> None:
         """Read a batch of events."""
@@ -177,7 +173,7 @@ class Reader:
             elif state == KEY:  # end_map
                 state = DONE
             elif state == VALUE:
-                if event == "start_map" and file is not None:
+                if event == "start_map" and file is not None and key not in SECTIONS:
                     fields, more, state = {}, False, FIELD
                     continue
                 state = self._value(key, event, value)
@@ -198,6 +194,11 @@ class Reader:
                     more, state = True, FIELD
                 else:
                     raise self._wrong_field(key, field, event, value, "holding ")
+            elif state == SECTION:
+                assert self.section is not None
+                if self.section.feed(event, value):
+                    self.sections.append(self.section)
+                    state = KEY
             elif state == SKIP:
                 skipped += 1
                 if event in _STARTS:
@@ -224,6 +225,10 @@ class Reader:
     def _value(self, key: str, event: str, value: Any) -> int:
         """The value of a top-level key, but an entry object of a known shape."""
         shape = self.shape
+        if event == "start_map" and key in SECTIONS:
+            self.section = Section(key, self.source)
+            self.section.feed(event, value)
+            return SECTION
         if event == "string" and shape in (None, "json"):
             self.shape = "json"
             self.keys.append(key)
@@ -234,16 +239,15 @@ class Reader:
             return FIELD
         expected = "a string" if shape in (None, "json") else "an object, as the entries before it"
         raise self._fail(
-            f"entry {quote(key)} has value {_shown(event, value)} of type "
-            f"{_type(event, value)}; expected {expected}"
+            f"entry {quote(key)} has value {_shown(event, value)}; expected {expected}"
         )
 
     def _wrong_field(
         self, key: str, field: str, event: str, value: Any, holding: str = ""
     ) -> ManifestParseError:
         return self._fail(
-            f"entry {quote(key)} has {field!r} {holding}{_shown(event, value)} of type "
-            f"{_type(event, value)}; expected {_EXPECTED.get(field, 'a list of names')}"
+            f"entry {quote(key)} has {field!r} {holding}{_shown(event, value)}; "
+            f"expected {_EXPECTED.get(field, 'a list of names')}"
         )
 
     def _end(self, key: str, fields: dict[str, Any]) -> str:
@@ -268,6 +272,9 @@ class Reader:
     def flush(self) -> Generator[None, None, None]:
         """Check and keep the finished entries: all names at once if they pass
         :func:`names_usual` as they are or without a leading ``/``, else one at a time."""
+        for section in self.sections:
+            yield from read_section(section, self.entrypoints, self.integrity)
+        self.sections = []
         keys, files, names, fuller = self.keys, self.files, self.names, self.fuller
         if not keys:
             return
@@ -279,7 +286,7 @@ class Reader:
         if names_usual(every, controls=controls):
             self.entries.update(zip(keys, files, strict=True))
             for at, fields in fuller:
-                self.chunks[keys[at]] = _chunk(files[at], fields)
+                self._keep(keys[at], files[at], fields)
             return
         if (
             self.shape == "json"
@@ -299,7 +306,7 @@ class Reader:
                 for field in _LISTS & kept.keys():
                     what = f"name in {field!r} of {quote(key)}"
                     kept[field] = tuple(check_name(name, what, source) for name in kept[field])
-                self.chunks[key] = _chunk(file, kept)
+                self._keep(key, file, kept)
             if at % ENTRIES_PER_STEP == ENTRIES_PER_STEP - 1:
                 yield
 
@@ -309,13 +316,19 @@ class Reader:
             f"names, got {self.wrong or 'nothing'}"
         )
 
+    def _keep(self, key: str, file: str, fields: dict[str, Any]) -> None:
+        self.chunks[key] = chunk = _chunk(file, fields)
+        if chunk[-1] is not None:
+            self.integrity[file] = chunk[-1]
+
     def result(self) -> Parsed:
         """What was read, once the text has ended."""
         if self.state in (TOP, WRONG):
             raise self.wrong_shape()
-        if not self.count:
-            raise self._fail("is an empty JSON object")
-        return Parsed(self.entries, "mapping", self.shape or "json", self.chunks)
+        if not self.count and not self.entrypoints:
+            raise self._fail("is an empty JSON object" if not self.integrity else "has no entries")
+        shape = self.shape or "entrypoints"
+        return Parsed(self.entries, "mapping", shape, self.chunks, self.entrypoints, self.integrity)
 
 
 def _chunk(file: str, fields: dict[str, Any]) -> ChunkData:

@@ -126,4 +126,4 @@ def parse(data: Data, begin: int, first: int, source: str | None) -> Steps:
             raise _too_long(number + 1, source)
     if not entries:
         raise refuse(source, "is empty")
-    return Parsed(entries, "checksum", "checksum", {})
+    return Parsed(entries, "checksum", "checksum", {}, {}, {})

@@ -28,9 +28,9 @@ from typing import Final
 import ijson
 
 from ..exceptions import ManifestParseError
-from ._base import Data, Steps, refuse, validated
+from ._base import Data, Steps, quote, refuse, validated
 from ._names import MAX_ENTRY_LENGTH
-from ._reader import DONE, WRONG, Reader
+from ._reader import DONE, FIELD, KEY, WRONG, Reader
 
 __all__ = ["EVENTS_PER_STEP", "MAX_QUIET", "claims", "parse"]
 
@@ -97,6 +97,19 @@ def _invalid(
     return error
 
 
+def _too_long(source: str | None, piece: bytes, key: bool) -> ManifestParseError:
+    """The error for MAX_QUIET bytes of text, ending with ``piece``, that completed no token
+    (in a key, when ``key``)."""
+    if not piece.strip():
+        return refuse(source, f"holds more than {MAX_QUIET} bytes of white space in a row")
+    text = piece[:100].decode("utf-8", "replace")
+    return refuse(
+        source,
+        f"refused: {'key' if key else 'value'} {quote(text)} is longer than "
+        f"{MAX_ENTRY_LENGTH} characters",
+    )
+
+
 def parse(data: Data, begin: int, first: int, source: str | None) -> Steps:
     """Read a JSON manifest from ``data[first:]`` (``first``: its first byte after white
     space and a BOM)."""
@@ -127,7 +140,7 @@ def parse(data: Data, begin: int, first: int, source: str | None) -> Steps:
                 # Not an object, and longer than a slice: what follows cannot change that.
                 raise reader.wrong_shape()
         elif reader.state != DONE and (quiet := quiet + len(piece)) >= MAX_QUIET:
-            raise reader.too_long(piece, MAX_QUIET)
+            raise _too_long(source, piece, reader.state in (KEY, FIELD))
         else:
             yield
         quote = piece.rfind(b'"')
