@@ -258,6 +258,80 @@ def test_json_sections_are_checked(section: dict[str, Any], message: str) -> Non
     assert re.search(message, error), error
 
 
+# -- public paths -------------------------------------------------------------------------------
+
+CDN_URLS = [
+    "https://cdn.example.com/static/main.1a2b.js",
+    "http://cdn.example.com/static/main.1a2b.js",
+    "//cdn.example.com/static/main.1a2b.js",
+    "HTTPS://CDN.Example.com/static/main.1a2b.js",
+]
+
+
+@pytest.mark.parametrize("value", CDN_URLS)
+def test_json_value_written_as_a_cdn_url_is_read_as_its_path(value: str) -> None:
+    manifest = parse_manifest(json.dumps({"main.js": value}), cdn="cdn.example.com")
+    assert dict(manifest) == {"main.js": "static/main.1a2b.js"}
+
+
+def test_json_cdn_url_under_a_path_prefix() -> None:
+    data = {"main.js": "https://cdn.example.com/v2/static/main.1.js"}
+    manifest = parse_manifest(json.dumps(data), cdn="cdn.example.com/v2")
+    assert dict(manifest) == {"main.js": "static/main.1.js"}
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("https://other.example/static/main.1.js", "carries a URL scheme"),
+        ("//other.example/static/main.1.js", "names another host"),
+        ("https://cdn.example.com.evil/main.1.js", "carries a URL scheme"),
+        ("https://cdn.example.comx/main.1.js", "carries a URL scheme"),
+    ],
+)
+@pytest.mark.parametrize("cdn", ["cdn.example.com", None])
+def test_json_other_url_refused_naming_the_bundler_setting(
+    value: str, reason: str, cdn: str | None
+) -> None:
+    with pytest.raises(ManifestParseError) as info:
+        parse_manifest(json.dumps({"main.js": value}), source=SOURCE, cdn=cdn)
+    message = str(info.value)
+    assert re.search(rf"refused: value .*{reason}; .*publicPath", message), message
+    assert len(message) < 300
+
+
+def test_json_cdn_urls_in_vite_and_entrypoints() -> None:
+    url = "https://cdn.example.com/static/"
+    data = {
+        "src/main.js": {"file": url + "assets/main.1.js", "css": [url + "assets/main.2.css"]},
+        "entrypoints": {"main": {"js": [url + "assets/main.1.js"]}},
+    }
+    manifest = parse_manifest(json.dumps(data), cdn="cdn.example.com")
+    assert manifest["src/main.js"] == "static/assets/main.1.js"
+    assert manifest.chunk("src/main.js") == Chunk(
+        "static/assets/main.1.js", css=("static/assets/main.2.css",)
+    )
+    assert manifest.entrypoints["main"].js == ("static/assets/main.1.js",)
+
+
+def test_json_many_cdn_urls_read_in_short_steps() -> None:
+    entries = {
+        f"js/c{i}.js": f"https://cdn.example.com/static/js/c{i}.{i:08x}.js" for i in range(20_000)
+    }
+    steps, worst = _steps(json.dumps(entries, indent=2).encode(), SOURCE, "cdn.example.com"), 0.0
+    gc.collect()
+    while True:
+        started = time.thread_time()
+        try:
+            next(steps)
+        except StopIteration as done:
+            manifest = done.value
+            break
+        worst = max(worst, time.thread_time() - started)
+    assert manifest["js/c7.js"] == "static/js/c7.00000007.js" and len(manifest) == 20_000
+    assert worst < 0.025, f"a step took {worst * 1e3:.1f} ms of CPU"
+
+
 def test_json_unknown_fields_are_skipped() -> None:
     data = {"a.js": {"file": "a.1.js", "x": {"y": [1, {"z": None}]}, "names": ["a"], "n": 1.5}}
     assert parse_manifest(json.dumps(data)) == Manifest({"a.js": "a.1.js"}, kind="mapping")

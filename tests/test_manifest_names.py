@@ -7,7 +7,13 @@ import pytest
 from hypothesis import event, given, settings, strategies as st
 
 from quart_cdn import ManifestParseError
-from quart_cdn._manifest._names import MAX_ENTRY_LENGTH, check_name, names_usual
+from quart_cdn._manifest._names import (
+    MAX_ENTRY_LENGTH,
+    cdn_path,
+    check_file,
+    check_name,
+    names_usual,
+)
 
 SOURCE = "manifest.json"
 
@@ -74,6 +80,36 @@ def test_names_message_quotes_a_long_name_cut_short() -> None:
     with pytest.raises(ManifestParseError) as info:
         check_name("\x00" * 100_000, "value", SOURCE)
     assert len(str(info.value)) < 300 and "..." in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "cdn", "path"),
+    [
+        ("https://cdn.example.com/static/a.js", "cdn.example.com", "/static/a.js"),
+        ("//cdn.example.com:8443/a.js", "cdn.example.com:8443", "/a.js"),
+        ("https://cdn.example.com/v2/a.js", "cdn.example.com/v2", "/a.js"),
+        ("https://cdn.example.com/v2a.js", "cdn.example.com/v2", "https://cdn.example.com/v2a.js"),
+        (
+            "https://cdn.example.com.evil/a.js",
+            "cdn.example.com",
+            "https://cdn.example.com.evil/a.js",
+        ),
+        ("ftp://cdn.example.com/a.js", "cdn.example.com", "ftp://cdn.example.com/a.js"),
+        ("static/a.js", "cdn.example.com", "static/a.js"),
+        ("https://cdn.example.com/a.js", None, "https://cdn.example.com/a.js"),
+    ],
+)
+def test_names_cdn_path(value: str, cdn: str | None, path: str) -> None:
+    assert cdn_path(value, cdn) == path
+
+
+def test_names_check_file_reads_a_cdn_url_and_refuses_others() -> None:
+    assert check_file("https://cdn.example.com/a.js", "value", SOURCE, "cdn.example.com") == "a.js"
+    assert check_file("/a.js", "value", SOURCE, "cdn.example.com") == "a.js"
+    with pytest.raises(ManifestParseError, match=r"carries a URL scheme; .*publicPath"):
+        check_file("https://evil.example/a.js", "value", SOURCE, "cdn.example.com")
+    with pytest.raises(ManifestParseError, match=r"carries a URL scheme$"):
+        check_file("javascript:alert(1)", "value", SOURCE, "cdn.example.com")
 
 
 def test_names_usual_names() -> None:

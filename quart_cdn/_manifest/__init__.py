@@ -68,7 +68,7 @@ class Format(NamedTuple):
 
     name: str
     claims: Callable[[Data, int], bool]
-    parse: Callable[[Data, int, int, str | None], Steps]
+    parse: Callable[[Data, int, int, str | None, str | None], Steps]
 
 
 #: The formats, in the order they are asked; checksum lines take whatever is left.
@@ -217,7 +217,9 @@ def _first(data: Data, begin: int) -> Generator[None, None, int]:
     return len(data)
 
 
-def _steps(data: bytes | bytearray | str, source: str | None) -> Generator[None, None, Manifest]:
+def _steps(
+    data: bytes | bytearray | str, source: str | None, cdn: str | None = None
+) -> Generator[None, None, Manifest]:
     """The parser, as a generator that yields between bounded pieces of work."""
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogatepass")
@@ -227,7 +229,7 @@ def _steps(data: bytes | bytearray | str, source: str | None) -> Generator[None,
         raise refuse(source, "is empty")
     for format in FORMATS:
         if format.claims(data, first):
-            parsed = yield from format.parse(data, begin, first, source)
+            parsed = yield from format.parse(data, begin, first, source, cdn)
             return Manifest._adopt(parsed, source)
     raise AssertionError("the last format claims every text")  # pragma: no cover
 
@@ -242,24 +244,31 @@ def _advance(steps: Generator[None, None, Manifest]) -> Manifest | None:
     return None
 
 
-def parse_manifest(data: bytes | str, *, source: str | None = None) -> Manifest:
+def parse_manifest(
+    data: bytes | str, *, source: str | None = None, cdn: str | None = None
+) -> Manifest:
     """Parse a manifest in any of the formats, detected from its content.
 
     Args:
         data: the manifest's bytes (UTF-8, a leading BOM allowed) or text.
         source: where it came from, quoted in error messages.
+        cdn: the CDN, ``host[:port][/path-prefix]`` in lower case (``CDN_DOMAIN``): a file
+            written as a URL on it (a bundler's public path) is read as its path; any other
+            URL is refused.
 
     Raises:
         ManifestParseError: empty, not UTF-8, or matches no format; the message names the
             source and the first problem (for checksum lines, the bad line's number).
     """
-    steps = _steps(data, source)
+    steps = _steps(data, source, cdn)
     while (manifest := _advance(steps)) is None:
         pass
     return manifest
 
 
-async def parse_manifest_async(data: bytes | bytearray, *, source: str | None = None) -> Manifest:
+async def parse_manifest_async(
+    data: bytes | bytearray, *, source: str | None = None, cdn: str | None = None
+) -> Manifest:
     """:func:`parse_manifest`, on the event loop but a slice at a time.
 
     The parser gives the loop back at least every PARSE_SLICE seconds, so requests go on
@@ -268,7 +277,7 @@ async def parse_manifest_async(data: bytes | bytearray, *, source: str | None = 
     over the requests instead of delaying the few that come at the same time. (A worker
     thread would not help: the parser's Python side holds the GIL, and so the loop.)
     """
-    steps = _steps(data, source)
+    steps = _steps(data, source, cdn)
     deadline = time.perf_counter() + PARSE_SLICE
     while (manifest := _advance(steps)) is None:
         if (now := time.perf_counter()) >= deadline:

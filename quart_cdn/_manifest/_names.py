@@ -22,7 +22,7 @@ from typing import Final
 from ..exceptions import ManifestParseError
 from ._base import quote, where
 
-__all__ = ["MAX_ENTRY_LENGTH", "check_name", "names_usual"]
+__all__ = ["MAX_ENTRY_LENGTH", "cdn_path", "check_file", "check_name", "names_usual"]
 
 #: The longest name accepted, in characters (a manifest is data from outside the app).
 MAX_ENTRY_LENGTH: Final = 1024
@@ -46,6 +46,14 @@ _CONTROLS = re.compile(f"[{CONTROLS}]")
 _ASCII_FORBIDDEN: Final = ("\x7f", "?", "#", "\\")  # FORBIDDEN in ASCII, but C0
 _DOTS: Final = tuple(f"/{dots}/" for dots in DOT_SEGMENTS)
 _SLASH_SLASH_OR_DOT = re.compile(r"/[/.]")
+
+# A bundler's public path in front of a file: a URL (maybe protocol-relative), and what to
+# set instead of one that is not on the CDN.
+_URL = re.compile(r"(?:https?:)?//", re.IGNORECASE)
+_PUBLIC_PATH_HINT: Final = (
+    "make the bundler write paths: webpack's output.publicPath 'auto' or '/static/', "
+    "Vite's base '/static/'"
+)
 
 
 def check_name(value: object, what: str, source: str | None) -> str:
@@ -113,3 +121,28 @@ def names_usual(names: list[str], *, controls: bool = True) -> bool:
     return _SLASH_SLASH_OR_DOT.search(joined) is None or (
         "//" not in joined and not any(dots in joined for dots in _DOTS)
     )
+
+
+def cdn_path(value: str, cdn: str | None) -> str:
+    """``value`` without a URL of the CDN in front (``https://<cdn>/static/a.js`` is
+    ``/static/a.js``), or as it is. ``cdn``: ``host[:port][/path-prefix]``, lower case."""
+    if cdn and (url := _URL.match(value)):
+        rest = value[url.end() :]
+        if rest[: len(cdn)].lower() == cdn and rest[len(cdn) : len(cdn) + 1] == "/":
+            return rest[len(cdn) :]
+    return value
+
+
+def check_file(value: object, what: str, source: str | None, cdn: str | None = None) -> str:
+    """:func:`check_name` for a value that names a file, which a bundler may write with its
+    public path in front: a URL of the CDN (``cdn``) is read as its path; any other URL is
+    refused with a hint at the bundler setting to change."""
+    if not isinstance(value, str) or not _URL.match(value):
+        return check_name(value, what, source)
+    if (path := cdn_path(value, cdn)) is not value:
+        return check_name(path, what, source)
+    try:
+        check_name(value, what, source)
+    except ManifestParseError as exc:
+        raise ManifestParseError(f"{exc}; {_PUBLIC_PATH_HINT}", source=source) from None
+    raise AssertionError("a URL is never a name")  # pragma: no cover

@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from ..exceptions import ManifestParseError
 from ._base import MAX_ENTRIES, ChunkData, Parsed, quote, refuse, too_many
-from ._names import MAX_ENTRY_LENGTH, check_name, names_usual
+from ._names import MAX_ENTRY_LENGTH, cdn_path, check_file, check_name, names_usual
 from ._sections import SECTIONS, Entrypoint, Section, read_section
 
 __all__ = ["DONE", "Reader"]
@@ -38,6 +38,7 @@ ENTRIES_PER_STEP: Final = 256
 # The fields of an entry object that are kept: strings, lists of names, a flag.
 _STRINGS: Final = frozenset({"file", "src", "integrity"})
 _LISTS: Final = frozenset({"css", "imports", "dynamicImports", "assets"})
+_KEY_LISTS: Final = frozenset({"imports", "dynamicImports"})  # of keys; the others of files
 _KEPT: Final = _STRINGS | _LISTS | {"isEntry"}
 _EXPECTED: Final = {**dict.fromkeys(_STRINGS, "a string"), "isEntry": "true or false"}
 _STARTS: Final = frozenset({"start_map", "start_array"})
@@ -61,8 +62,8 @@ def _shown(event: str, value: Any) -> str:
 class Reader:
     """Reads one JSON manifest's events; :meth:`result` gives what it read."""
 
-    def __init__(self, source: str | None) -> None:
-        self.source = source
+    def __init__(self, source: str | None, cdn: str | None = None) -> None:
+        self.source, self.cdn = source, cdn
         self.state = TOP
         self.shape: str | None = None  # "json", "object" (until an entry ends), "vite"...
         # The entry being read: its key, the field being read, the fields kept so far, the
@@ -273,7 +274,7 @@ class Reader:
         """Check and keep the finished entries: all names at once if they pass
         :func:`names_usual` as they are or without a leading ``/``, else one at a time."""
         for section in self.sections:
-            yield from read_section(section, self.entrypoints, self.integrity)
+            yield from read_section(section, self.entrypoints, self.integrity, self.cdn)
         self.sections = []
         keys, files, names, fuller = self.keys, self.files, self.names, self.fuller
         if not keys:
@@ -288,24 +289,27 @@ class Reader:
             for at, fields in fuller:
                 self._keep(keys[at], files[at], fields)
             return
-        if (
-            self.shape == "json"
-            and max(map(len, every)) <= MAX_ENTRY_LENGTH
-            and names_usual(
-                stripped := [name.removeprefix("/") for name in every], controls=controls
-            )
-        ):  # a mapping written with a leading "/" (webpack's publicPath)
-            self.entries.update(zip(stripped[: len(keys)], stripped[len(keys) :], strict=True))
-            return
+        if not fuller and max(map(len, every)) <= MAX_ENTRY_LENGTH:
+            # Written with a public path in front ("/", or the CDN's URL): read as paths.
+            files = [cdn_path(file, self.cdn) for file in files] if self.cdn else files
+            stripped = [name.removeprefix("/") for name in (*keys, *files)]
+            if names_usual(stripped, controls=controls):
+                self.entries.update(zip(stripped[: len(keys)], stripped[len(keys) :], strict=True))
+                return
         source, fields_at = self.source, dict(fuller)
         for at, (key, file) in enumerate(zip(keys, files, strict=True)):
-            file = check_name(file, "value", source)  # the value first, as ever
+            file = check_file(file, "value", source, self.cdn)  # the value first, as ever
             key = check_name(key, "key", source)
             self.entries[key] = file
             if (kept := fields_at.get(at)) is not None:
-                for field in _LISTS & kept.keys():
-                    what = f"name in {field!r} of {quote(key)}"
-                    kept[field] = tuple(check_name(name, what, source) for name in kept[field])
+                for field in _LISTS & kept.keys():  # files, or keys ("imports")
+                    what, cdn = f"name in {field!r} of {quote(key)}", self.cdn
+                    kept[field] = tuple(
+                        check_name(name, what, source)
+                        if field in _KEY_LISTS
+                        else check_file(name, what, source, cdn)
+                        for name in kept[field]
+                    )
                 self._keep(key, file, kept)
             if at % ENTRIES_PER_STEP == ENTRIES_PER_STEP - 1:
                 yield

@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from ..exceptions import ManifestParseError
 from ._base import MAX_ENTRIES, Entrypoint, quote, refuse
-from ._names import MAX_ENTRY_LENGTH, check_name
+from ._names import MAX_ENTRY_LENGTH, check_file
 
 __all__ = ["SECTIONS", "Entrypoint", "Section", "read_section"]
 
@@ -87,7 +87,7 @@ def _wrong(source: str | None, where: str, value: object, expected: str) -> Mani
 
 
 def _files(
-    source: str | None, where: str, files: Any, integrity: dict[str, str]
+    source: str | None, cdn: str | None, where: str, files: Any, integrity: dict[str, str]
 ) -> Generator[None, None, tuple[str, ...]]:
     """A list of files, each a name or ``{"src": name, "integrity": hash}``."""
     if not isinstance(files, list):
@@ -95,11 +95,11 @@ def _files(
     names = []
     for count, file in enumerate(files, start=1):
         if isinstance(file, dict) and "src" in file:
-            name = check_name(file["src"], f"file in {where}", source)
+            name = check_file(file["src"], f"file in {where}", source, cdn)
             if isinstance(sri := file.get("integrity"), str) and len(sri) <= MAX_ENTRY_LENGTH:
                 integrity[name] = sri
         else:
-            name = check_name(file, f"file in {where}", source)
+            name = check_file(file, f"file in {where}", source, cdn)
         names.append(name)
         if count % ITEMS_PER_STEP == 0:
             yield
@@ -110,12 +110,14 @@ def read_section(
     section: Section,
     entrypoints: dict[str, Entrypoint],
     integrity: dict[str, str],
+    cdn: str | None = None,
 ) -> Generator[None, None, None]:
-    """Check a complete section and add what it says to ``entrypoints`` or ``integrity``."""
+    """Check a complete section and add what it says to ``entrypoints`` or ``integrity``
+    (files may be written as URLs of the CDN, ``cdn``)."""
     source, value = section.source, section.value
     for count, (name, item) in enumerate(value.items(), start=1):
         if section.name == "integrity":
-            file = check_name(name, "file in 'integrity'", source)
+            file = check_file(name, "file in 'integrity'", source, cdn)
             if not isinstance(item, str) or len(item) > MAX_ENTRY_LENGTH:
                 raise _wrong(source, f"'integrity' of {quote(file)}", item, "an SRI hash")
             integrity[file] = item
@@ -125,8 +127,8 @@ def read_section(
                 raise _wrong(source, where, item, "an object with 'js' and 'css' lists")
             if isinstance(assets := item.get("assets"), dict):  # webpack-assets-manifest
                 item = assets
-            js = yield from _files(source, f"{where}'s 'js'", item.get("js", []), integrity)
-            css = yield from _files(source, f"{where}'s 'css'", item.get("css", []), integrity)
+            js = yield from _files(source, cdn, f"{where}'s 'js'", item.get("js", []), integrity)
+            css = yield from _files(source, cdn, f"{where}'s 'css'", item.get("css", []), integrity)
             entrypoints[name] = Entrypoint(js, css)
         if count % ITEMS_PER_STEP == 0:
             yield

@@ -82,9 +82,9 @@ def _too_long(number: int, source: str | None) -> Exception:
     )
 
 
-def parse(data: Data, begin: int, first: int, source: str | None) -> Steps:
+def parse(data: Data, begin: int, first: int, source: str | None, cdn: str | None) -> Steps:
     """Read checksum lines from ``data[begin:]`` (``first`` is where the text starts
-    after white space; lines are counted from ``begin``)."""
+    after white space; lines are counted from ``begin``; paths are never URLs: no ``cdn``)."""
     entries: dict[str, str] = {}
     simple = _SIMPLE_LINE.fullmatch
     number = 0  # lines read

@@ -110,10 +110,10 @@ def _too_long(source: str | None, piece: bytes, key: bool) -> ManifestParseError
     )
 
 
-def parse(data: Data, begin: int, first: int, source: str | None) -> Steps:
+def parse(data: Data, begin: int, first: int, source: str | None, cdn: str | None) -> Steps:
     """Read a JSON manifest from ``data[first:]`` (``first``: its first byte after white
-    space and a BOM)."""
-    reader = Reader(source)
+    space and a BOM); a file may be written as a URL of the CDN, ``cdn``."""
+    reader = Reader(source, cdn)
     events = ijson.sendable_list()
     parser = ijson.basic_parse_coro(events, use_float=True)
     lines = line_start = at = 0  # line ends read, and where the last line starts
