@@ -3,14 +3,16 @@
 The format is recognised from the content, by the first entry of FORMATS that claims it:
 
 * ``json``: a JSON object, as webpack-manifest-plugin (names to hashed names), Vite
-  (names to chunks) or webpack-assets-manifest (names to ``{src, integrity}``) write it;
+  (names to chunks) or webpack-assets-manifest (names to ``{src, integrity}``) write it,
+  with ``entrypoints`` and ``integrity`` sections (webpack-assets-manifest, Symfony
+  Encore's ``entrypoints.json``);
 * ``checksum``: lines as ``md5sum``/``sha1sum``/``sha256sum`` print them (``<hex>  <path>``),
   which give ``?c=<checksum>`` versions keyed by URL path (``static/js/app.js``).
 
 A new format is one module (``claims(data, first)`` and ``parse(data, begin, first,
-source)``, see :mod:`._base`) and one line in FORMATS. Every name is checked as it is read
-(:mod:`._names`), so a manifest written by someone else can never move a URL off the CDN
-host or out of the static path.
+source, cdn)``, see :mod:`._base`) and one line in FORMATS. Every name is checked as it is
+read (:mod:`._names`), so a manifest written by someone else can never move a URL off the
+CDN host or out of the static path.
 
 Each parser is a generator that yields after every bounded piece of work:
 :func:`parse_manifest` runs it through, :func:`parse_manifest_async` gives the event loop
