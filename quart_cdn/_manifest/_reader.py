@@ -37,6 +37,8 @@ ENTRIES_PER_STEP: Final = 256
 
 # The fields of an entry object that are kept: strings, lists of names, a flag.
 _STRINGS: Final = frozenset({"file", "src", "integrity"})
+#: An esbuild metafile's top-level keys: a shape to name in the error, not a format.
+_ESBUILD_KEYS: Final = frozenset({"inputs", "outputs"})
 _LISTS: Final = frozenset({"css", "imports", "dynamicImports", "assets"})
 _KEY_LISTS: Final = frozenset({"imports", "dynamicImports"})  # of keys; the others of files
 _KEPT: Final = _STRINGS | _LISTS | {"isEntry"}
@@ -259,6 +261,12 @@ class Reader:
                 self.shape = "vite"
             elif "src" in fields:
                 self.shape = "assets"
+            elif key in _ESBUILD_KEYS:
+                raise self._fail(
+                    "looks like an esbuild metafile ('inputs' and 'outputs'), which maps no "
+                    "source names to built files; write a manifest with a plugin "
+                    "(esbuild-plugin-manifest) or with 'quart-cdn digest'"
+                )
             else:
                 raise self._fail(
                     f"entry {quote(key)} is an object with neither 'file' (as Vite writes) "
