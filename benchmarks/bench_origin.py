@@ -148,7 +148,7 @@ def run_origin(root: Path, *, repeat: int, duration: float, connections: int) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--duration", type=int, default=5, help="whole seconds (wrk)")
     parser.add_argument("--connections", type=int, default=10)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="quart-cdn-origin-") as tmp:

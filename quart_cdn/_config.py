@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from ._log import cut
 from ._urls import normalize_domain
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "DEFAULTS",
     "DEFAULT_MAX_BYTES",
     "DEFAULT_TIMEOUT",
+    "MIN_REFRESH",
     "CDNConfig",
     "dev_server_url",
     "quart_key",
@@ -31,6 +33,9 @@ __all__ = [
 DEFAULT_MAX_BYTES: Final = 32 * 1024 * 1024
 #: Seconds allowed for one whole manifest fetch by default.
 DEFAULT_TIMEOUT: Final = 10.0
+#: The shortest ``manifest_refresh`` accepted: below it, each worker polls the manifest's
+#: origin many times a second (0.01 s made about 80 requests a second per worker).
+MIN_REFRESH: Final = 1.0
 
 #: Every setting and its default, by field name. ``debug=None`` means "the app's debug flag".
 DEFAULTS: Final[Mapping[str, Any]] = {
@@ -124,7 +129,7 @@ class CDNConfig:
             value = get(name)
             if value is None or isinstance(value, bool):
                 return value
-            raise ValueError(f"{key(name)} must be True, False or None, not {value!r}")
+            raise ValueError(f"{key(name)} must be True, False or None, not {_shown(value)}")
 
         def seconds(name: str, *, allow_none: bool) -> float | None:
             value = get(name)
@@ -132,26 +137,33 @@ class CDNConfig:
                 return None
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValueError(
-                    f"{key(name)} must be a number of seconds, not {value!r}"
+                    f"{key(name)} must be a number of seconds, not {_shown(value)}"
                     + (" (use None to turn it off)" if allow_none else "")
                 )
             if not math.isfinite(value) or value < 0 or (value == 0 and not allow_none):
                 raise ValueError(
                     f"{key(name)} must be a {'non-negative' if allow_none else 'positive'} "
-                    f"finite number of seconds, not {value!r}"
+                    f"finite number of seconds, not {_shown(value)}"
                 )
             return float(value) if value else None
 
+        refresh = seconds("manifest_refresh", allow_none=True)
+        if refresh is not None and refresh < MIN_REFRESH:
+            raise ValueError(
+                f"{key('manifest_refresh')} is {_shown(get('manifest_refresh'))} seconds, "
+                f"below the floor of {MIN_REFRESH:g} s; set it to {MIN_REFRESH:g} or more "
+                "(a few minutes is usual), or to None or 0 to load the manifest once"
+            )
         domain = normalize_domain(get("domain"), key=key("domain"), https_key=key("https"))
         endpoints = get("endpoints")
         if isinstance(endpoints, str) or not isinstance(endpoints, Iterable):
             raise ValueError(
                 f"{key('endpoints')} must be a list of endpoint names such as ['static'], "
-                f"not {endpoints!r}"
+                f"not {_shown(endpoints)}"
             )
         endpoints = frozenset(endpoints)
         if not all(isinstance(e, str) and e for e in endpoints):
-            raise ValueError(f"{key('endpoints')} must hold non-empty strings: {endpoints!r}")
+            raise ValueError(f"{key('endpoints')} must hold non-empty strings: {_shown(endpoints)}")
         manifest = bool(get("manifest"))
         manifest_url = get("manifest_url")
         if manifest_url is not None and not isinstance(manifest_url, str):
@@ -168,7 +180,8 @@ class CDNConfig:
         max_bytes = get("manifest_max_bytes")
         if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes <= 0:
             raise ValueError(
-                f"{key('manifest_max_bytes')} must be a positive number of bytes, not {max_bytes!r}"
+                f"{key('manifest_max_bytes')} must be a positive number of bytes, "
+                f"not {_shown(max_bytes)}"
             )
         crossorigin = get("crossorigin")
         if crossorigin is not None and crossorigin not in CROSSORIGIN_VALUES:
@@ -195,7 +208,7 @@ class CDNConfig:
             endpoints=endpoints,
             manifest=manifest,
             manifest_url=manifest_url or None,
-            manifest_refresh=seconds("manifest_refresh", allow_none=True),
+            manifest_refresh=refresh,
             manifest_timeout=timeout,
             manifest_strict=bool(get("manifest_strict")),
             manifest_max_bytes=max_bytes,
@@ -210,8 +223,8 @@ class CDNConfig:
 
 
 def _shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    """A setting's value as a message quotes it: its repr, cut to 80 characters."""
+    return cut(repr(value), 80)
 
 
 def dev_server_url(value: object, key: str = "CDN_DEV_SERVER") -> str | None:

@@ -55,8 +55,9 @@ DESCRIPTIONS: dict[str, str] = {
         "`s3://bucket/key` (extra `s3`). Required when the manifest is on."
     ),
     "manifest_refresh": (
-        "Seconds between background reloads (each wait jittered by ±10 %); `None` or `0`: "
-        "load once at startup. See [several workers](../guides/workers.md)."
+        "Seconds between background reloads (each wait jittered by ±10 %), at least 1 (a "
+        "smaller value is refused at startup); `None` or `0`: load once at startup. See "
+        "[several workers](../guides/workers.md)."
     ),
     "manifest_timeout": (
         "Seconds allowed for one whole fetch: connecting, redirects and the body."

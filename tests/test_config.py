@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from quart_cdn._config import DEFAULT_MAX_BYTES, DEFAULTS, CDNConfig, quart_key
+from quart_cdn._config import DEFAULT_MAX_BYTES, DEFAULTS, MIN_REFRESH, CDNConfig, quart_key
 
 KeyFunc = Callable[[str], str]
 
@@ -96,7 +96,9 @@ def test_config_is_frozen() -> None:
         ({"endpoints": ()}, "endpoints", frozenset()),
         ({"manifest_refresh": 0}, "manifest_refresh", None),
         ({"manifest_refresh": 60}, "manifest_refresh", 60.0),
-        ({"manifest_refresh": 0.5}, "manifest_refresh", 0.5),
+        ({"manifest_refresh": 1}, "manifest_refresh", 1.0),
+        ({"manifest_refresh": 1.5}, "manifest_refresh", 1.5),
+        ({"manifest_refresh": None}, "manifest_refresh", None),
         ({"manifest_timeout": 3}, "manifest_timeout", 3.0),
         ({"manifest_url": Path("/srv/manifest.json")}, "manifest_url", "/srv/manifest.json"),
         ({"manifest_url": ""}, "manifest_url", None),
@@ -134,6 +136,10 @@ BAD_VALUE_CASES: list[tuple[str, object, str]] = [
     ("manifest_refresh", math.nan, r"must be a non-negative finite number of seconds"),
     ("manifest_refresh", "60", r"must be a number of seconds, not '60' \(use None"),
     ("manifest_refresh", True, r"must be a number of seconds, not True"),
+    ("manifest_refresh", 0.5, r"is 0\.5 seconds, below the floor of 1 s; set it to 1 or more"),
+    ("manifest_refresh", 0.01, r"is 0\.01 seconds, below the floor of 1 s; .* or to None or 0"),
+    ("manifest_refresh", 0.999, r"is 0\.999 seconds, below the floor"),
+    ("manifest_refresh", 1e-9, r"is 1e-09 seconds, below the floor"),
     ("manifest_timeout", "10", r"must be a number of seconds, not '10'$"),
     ("manifest_timeout", "soon", r"must be a number of seconds, not 'soon'$"),
     ("manifest_timeout", None, r"must be a number of seconds, not None$"),
@@ -179,6 +185,28 @@ def test_config_manifest_on_without_url_refused(url: str | None, key: KeyFunc) -
 
 def test_config_manifest_off_without_url_is_fine() -> None:
     assert CDNConfig.from_settings({"manifest": False}).manifest_url is None
+
+
+def test_config_refresh_floor_is_one_second() -> None:
+    """0.01 s ran about 80 requests a second per worker; the floor refuses it at start-up."""
+    assert MIN_REFRESH == 1.0
+    assert CDNConfig.from_settings({"manifest_refresh": MIN_REFRESH}).manifest_refresh == 1.0
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("endpoints", "s" * 100_000),
+        ("endpoints", ["static", "e" * 100_000, 1]),
+        ("https", "y" * 100_000),
+        ("manifest_timeout", "t" * 100_000),
+        ("manifest_max_bytes", "b" * 100_000),
+    ],
+)
+def test_config_message_cuts_the_value(name: str, value: object) -> None:
+    with pytest.raises(ValueError, match=r"more characters\)") as info:
+        CDNConfig.from_settings({name: value})
+    assert len(str(info.value)) < 300
 
 
 # -- entries (turn 2) ----------------------------------------------------------------------

@@ -33,6 +33,8 @@ class ManifestSource:
         max_bytes: the largest manifest accepted.
         setting: the setting quoted in hints (``manifest_url=`` for Starlette).
         max_bytes_setting: the setting that gave ``max_bytes``.
+        cdn: the CDN (``CDN_DOMAIN``, lower case), set by the adapter: a file that a
+            manifest writes as a URL on it (a bundler's public path) is read as its path.
 
     Example::
 
@@ -48,6 +50,7 @@ class ManifestSource:
     timeout: float = DEFAULT_TIMEOUT
     setting: str = "CDN_MANIFEST_URL"
     max_bytes_setting: str = "CDN_MANIFEST_MAX_BYTES"
+    cdn: str | None = None
 
     @classmethod
     def from_location(

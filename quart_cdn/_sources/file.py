@@ -61,7 +61,7 @@ class FileManifestSource(ManifestSource):
             raise self._fail(f"is not a valid path: {exc}") from exc
         if len(data) > self.max_bytes:
             raise self._too_big()
-        manifest = await parse_manifest_async(data, source=self.location)
+        manifest = await parse_manifest_async(data, source=self.location, cdn=self.cdn)
         self._identity, self._manifest = _identity(opened), manifest
         return manifest
 

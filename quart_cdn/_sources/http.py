@@ -150,7 +150,7 @@ class UrlManifestSource(ManifestSource):
             body += chunk
             if len(body) > self.max_bytes:
                 raise self._too_big()
-        manifest = await parse_manifest_async(body, source=self.url)
+        manifest = await parse_manifest_async(body, source=self.url, cdn=self.cdn)
         validators = {}
         if etag := response.headers.get("etag"):
             validators["If-None-Match"] = etag

@@ -239,6 +239,6 @@ class S3ManifestSource(ManifestSource):
                 data += chunk
                 if len(data) > self.max_bytes:
                     raise self._too_big()
-        manifest = await parse_manifest_async(bytes(data), source=self.location)
+        manifest = await parse_manifest_async(bytes(data), source=self.location, cdn=self.cdn)
         self._etag, self._manifest = new_etag, manifest
         return manifest

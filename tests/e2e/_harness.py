@@ -292,7 +292,7 @@ class App:
         static: Path,
         cdn_host: str,
         manifest: Path | None,
-        refresh: float = 0.5,
+        refresh: float = 1.0,
     ) -> None:
         self.tmp = tmp
         self.port = port
@@ -361,7 +361,7 @@ class Site:
     nginx: str
     tmp: Path
     versioned: bool = True
-    refresh: float = 0.5
+    refresh: float = 1.0
     #: Ports to use when they are free (the screenshots like stable ones); else any free port.
     ports: tuple[int, int] | None = None
     stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
