@@ -16,7 +16,9 @@ import mimetypes
 import os
 import stat
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
+from zlib import adler32
 
 import anyio.to_thread
 import quart
@@ -27,7 +29,7 @@ from werkzeug.datastructures import Headers
 from werkzeug.exceptions import NotFound
 from werkzeug.security import safe_join
 
-from ._origin import Answer, Origin, apply_answer
+from ._origin import Answer, Origin, Variant, apply_answer
 from ._quart import STATE_KEY, request_context_var
 
 if TYPE_CHECKING:
@@ -95,7 +97,10 @@ class QuartOrigin:
         )
         mimetype = mimetypes.guess_type(filename)[0] or "application/octet-stream"
         try:
-            response = await send_file(variant.path, mimetype=mimetype, conditional=True)
+            if answer.cache_control is None:  # the framework's caching: its own send_file
+                response = await send_file(variant.path, mimetype=mimetype, conditional=True)
+            else:
+                response = await _send(request, variant.path, found, variant, mimetype)
         except FileNotFoundError:  # a sibling removed since it was found: the plain file
             origin.forget(path)
             response = await send_file(path, mimetype=mimetype, conditional=True)
@@ -126,6 +131,24 @@ def _origin_view(endpoint: str, original: Callable[..., Any]) -> Callable[..., A
 
     setattr(view, _ORIGINAL, original)
     return view
+
+
+async def _send(
+    request: Request, path: str, plain: os.stat_result, variant: Variant, mimetype: str
+) -> Response:
+    """What Quart's ``send_file(path, conditional=True)`` sends (the same ETag, 304s and
+    ranges), without its caching headers, which the answer replaces anyway, and from the
+    stat already made (a sibling's is checked again: it may be gone)."""
+    found = plain if variant.encoding is None else os.stat(path)
+    app = _cv_app.get().app
+    response: Response = app.response_class(
+        app.response_class.file_body_class(Path(path)), mimetype=mimetype
+    )
+    response.content_length = found.st_size
+    response.last_modified = found.st_mtime  # type: ignore[assignment]
+    response.set_etag(f"{found.st_mtime}-{found.st_size}-{adler32(bytes(Path(path)))}")
+    await response.make_conditional(request, accept_ranges=True, complete_length=found.st_size)
+    return response
 
 
 def _request() -> Request:

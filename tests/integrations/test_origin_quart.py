@@ -332,3 +332,26 @@ async def test_quart_origin_head_request(site: Path) -> None:
     )
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == IMMUTABLE
+
+
+async def test_quart_origin_versioned_answers_keep_quart_conditionals(
+    checksum_client: Client,
+) -> None:
+    """A versioned file is sent without Quart's caching headers but with its ETag,
+    ``Last-Modified``, 304s and ranges, on every variant."""
+    url = f"/static/css/app.css?c={CHECKSUM}"
+    for accept, body in (("identity", CSS), ("br", brotli.compress(CSS))):
+        headers = {"Accept-Encoding": accept}
+        plain = await checksum_client.get("/static/css/app.css", headers=headers)
+        versioned = await checksum_client.get(url, headers=headers)
+        assert versioned.headers["ETag"] == plain.headers["ETag"]
+        assert versioned.headers["Last-Modified"] == plain.headers["Last-Modified"]
+        assert versioned.headers["Cache-Control"] == IMMUTABLE
+        assert await versioned.get_data() == body
+        etag = versioned.headers["ETag"]
+        again = await checksum_client.get(url, headers={**headers, "If-None-Match": etag})
+        assert again.status_code == 304
+        assert again.headers["Cache-Control"] == IMMUTABLE
+        ranged = await checksum_client.get(url, headers={**headers, "Range": "bytes=0-3"})
+        assert ranged.status_code == 206
+        assert await ranged.get_data() == body[:4]
