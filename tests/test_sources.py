@@ -16,7 +16,6 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
-import aiofiles
 import httpx
 import pytest
 import respx
@@ -89,10 +88,10 @@ async def test_file_source_unchanged_file_returns_same_object_without_reading(
     source = FileManifestSource(manifest_file)
     first = await source.load()
 
-    def no_open(*args: object, **kwargs: object) -> None:
-        raise AssertionError("an unchanged manifest file was opened again")
+    def no_read(*args: object, **kwargs: object) -> None:
+        raise AssertionError("an unchanged manifest file was read again")
 
-    monkeypatch.setattr(aiofiles, "open", no_open)
+    monkeypatch.setattr(os, "read", no_read)
     assert await source.load() is first
     assert await source.load() is first
 
@@ -152,7 +151,7 @@ async def test_file_source_missing_after_good_load(manifest_file: Path) -> None:
 async def test_file_source_directory(tmp_path: Path) -> None:
     source = FileManifestSource(tmp_path)
     with pytest.raises(
-        ManifestLoadError, match=_message(str(tmp_path)) + r"is a directory, not a file"
+        ManifestLoadError, match=_message(str(tmp_path)) + r"is a directory, not a regular file"
     ) as info:
         await source.load()
     assert info.value.source == str(tmp_path)
@@ -178,7 +177,7 @@ async def test_file_source_permission_denied(manifest_file: Path) -> None:
     ("error", "cause"),
     [
         (PermissionError(13, "Permission denied"), r"cannot be read: permission denied"),
-        (OSError(5, "Input/output error"), r"cannot be read: Input/output error"),
+        (OSError(5, "Input/output error"), r"cannot be read \(OSError: Input/output error\)"),
         (IsADirectoryError(21, "Is a directory"), r"is a directory, not a file"),
     ],
     ids=["permission", "eio", "isdir"],
@@ -191,7 +190,7 @@ async def test_file_source_open_errors_mapped(
     def failing_open(*args: object, **kwargs: object) -> None:
         raise error
 
-    monkeypatch.setattr(aiofiles, "open", failing_open)
+    monkeypatch.setattr(os, "open", failing_open)
     source = FileManifestSource(manifest_file)
     with pytest.raises(ManifestLoadError, match=_message(str(manifest_file)) + cause) as info:
         await source.load()

@@ -90,6 +90,8 @@ class ManifestSource:
     timeout: float = DEFAULT_TIMEOUT
     setting: str = "CDN_MANIFEST_URL"
     max_bytes_setting: str = "CDN_MANIFEST_MAX_BYTES"
+    #: What to do about a manifest that arrived gzip-compressed with nothing saying so.
+    compressed_hint: str = "store it uncompressed"
     #: The errors of foreign libraries this source can meet, and how each is worded.
     errors: ErrorTable = {}
     # The last manifest this source gave, and the SHA-256 of the bytes it came from.
@@ -157,6 +159,8 @@ class ManifestSource:
         published); the drop is logged once, with the count and a few of the names.
         """
         raw = bytes(data)
+        if raw.startswith(b"\x1f\x8b"):
+            raise self._fail(f"is gzip-compressed data, not a manifest; {self.compressed_hint}")
         try:
             if len(raw) > _THREAD_ABOVE:
                 digest, body = await anyio.to_thread.run_sync(_digest_and_check, raw)

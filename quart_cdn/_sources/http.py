@@ -112,6 +112,7 @@ class UrlManifestSource(ManifestSource):
     """
 
     errors = HTTP_ERRORS
+    compressed_hint = "serve it with Content-Encoding: gzip, or uncompressed"
 
     def __init__(
         self,
