@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,7 +19,8 @@ from click.testing import CliRunner, Result
 
 from quart_cdn import _cli
 from quart_cdn._cli import digest as _digest, main
-from quart_cdn._manifest import parse_manifest
+from quart_cdn._manifest import Manifest, parse_manifest as _parse_manifest
+from quart_cdn._sources.integrity import verify_seal
 
 CSS = b"body { color: red; }\n" * 40  # compresses well, so --gzip writes a sibling
 MIT = b"MIT\n"
@@ -50,6 +52,11 @@ def run(*args: str | Path, code: int = 0) -> Result:
     return result
 
 
+def parse_manifest(data: bytes, *, source: str | None = None) -> Manifest:
+    """What a source does with what the commands write: check and strip the seal, parse."""
+    return _parse_manifest(verify_seal(data), source=source)
+
+
 def md5(data: bytes) -> str:
     return hashlib.md5(data).hexdigest()
 
@@ -68,7 +75,8 @@ def test_manifest_round_trip(static: Path) -> None:
 def test_manifest_format_is_md5sum(static: Path) -> None:
     """Two spaces, sorted paths, one line each, a final newline: what md5sum prints."""
     text = run("manifest", static, "-o", "-").stdout
-    lines = text.splitlines()
+    seal, *lines = text.splitlines()
+    assert re.fullmatch(r"# quart-cdn manifest: 4 entries, sha256 [0-9a-f]{64}", seal)
     assert lines == sorted(lines, key=lambda line: line.split("  ", 1)[1])
     assert lines[0] == f"{md5(MIT)}  static/LICENSE"
     assert text.endswith("\n")
@@ -81,8 +89,22 @@ def test_manifest_same_bytes_as_md5sum(tmp_path: Path) -> None:
     static = make_tree(tmp_path / "static", {n: n.encode() for n in names})
     paths = sorted(f"static/{n}" for n in names)
     expected = subprocess.run(["md5sum", *paths], cwd=tmp_path, capture_output=True, check=True)
-    assert run("manifest", static, "-o", "-").stdout_bytes == expected.stdout
+    assert run("manifest", static, "--no-seal", "-o", "-").stdout_bytes == expected.stdout
+    sealed = run("manifest", static, "-o", "-").stdout_bytes
+    assert sealed.startswith(b"# quart-cdn manifest: 5 entries, sha256 ")
+    assert sealed.split(b"\n", 1)[1] == expected.stdout
     assert set(parse_manifest(expected.stdout, source="md5sum")) == set(paths)
+
+
+@pytest.mark.skipif(shutil.which("md5sum") is None, reason="needs GNU md5sum")
+def test_manifest_sealed_passes_md5sum_check(static: Path) -> None:
+    """md5sum -c skips the seal line as a comment and checks every file."""
+    run("manifest", static, "--url-path", "", "-o", static / "sums.txt")
+    done = subprocess.run(
+        ["md5sum", "--check", "--strict", "sums.txt"], cwd=static, capture_output=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count(b": OK\n") == len(TREE)
 
 
 def test_manifest_is_deterministic(static: Path, tmp_path: Path) -> None:
@@ -226,7 +248,8 @@ def test_digest_round_trip(static: Path) -> None:
     assert set(manifest) == set(TREE)
     for rel, hashed in manifest.items():
         assert (static / hashed).read_bytes() == (static / rel).read_bytes()
-    assert list(json.loads(raw)) == sorted(TREE)
+    assert list(json.loads(raw)) == ["__quart_cdn__", *sorted(TREE)]
+    assert json.loads(raw)["__quart_cdn__"]["entries"] == len(TREE)
 
 
 def test_digest_is_deterministic_and_skips_its_own_output(static: Path, tmp_path: Path) -> None:

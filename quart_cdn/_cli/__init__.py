@@ -17,6 +17,7 @@ import click
 
 from ..__version__ import __version__
 from .._manifest import parse_manifest
+from .._sources.integrity import IntegrityError, seal_checksum_lines, seal_json, verify_seal
 from ..exceptions import ManifestError
 from .digest import (
     ALGORITHMS,
@@ -43,6 +44,13 @@ DEFAULT_NAMES: Final = {"checksum": "manifest.txt", "mapping": "manifest.json"}
 _STATIC_DIR = click.argument(
     "static_dir",
     type=click.Path(exists=True, file_okay=False, dir_okay=True, path_type=Path),
+)
+_SEAL = click.option(
+    "--seal/--no-seal",
+    default=True,
+    show_default=True,
+    help="Put a seal first in the manifest (entry count and SHA-256 of the rest), so that "
+    "the app refuses a copy cut short in transit or read while half written.",
 )
 _ALGORITHM = click.option(
     "--algorithm",
@@ -83,8 +91,8 @@ def _warn(message: str) -> None:
 
 def _is_manifest(path: Path, kind: str) -> bool:
     try:
-        return parse_manifest(path.read_bytes(), source=str(path)).kind == kind
-    except (OSError, ManifestError):
+        return parse_manifest(verify_seal(path.read_bytes()), source=str(path)).kind == kind
+    except (OSError, ManifestError, IntegrityError):
         return False
 
 
@@ -160,6 +168,7 @@ def main() -> None:
 @_STATIC_DIR
 @_output_option(DEFAULT_NAMES["checksum"])
 @_ALGORITHM
+@_SEAL
 @click.option(
     "--url-path",
     default="static",
@@ -167,12 +176,16 @@ def main() -> None:
     help="The URL path the directory is served under, put before each path "
     "(Quart's static_url_path without its leading '/'; '' for none).",
 )
-def manifest_command(static_dir: Path, output: str | None, algorithm: str, url_path: str) -> None:
+def manifest_command(
+    static_dir: Path, output: str | None, algorithm: str, seal: bool, url_path: str
+) -> None:
     """Write a checksum manifest of every file in STATIC_DIR.
 
     One line per file, exactly as md5sum prints them, sorted by path and the same bytes on
     every run: '<checksum>  static/css/app.css'. The app then links
-    /static/css/app.css?c=<checksum>, and the files keep their names.
+    /static/css/app.css?c=<checksum>, and the files keep their names. The first line is a
+    seal, '# quart-cdn manifest: <n> entries, sha256 <hex>' (md5sum -c skips it), unless
+    --no-seal.
 
     The manifest goes to STATIC_DIR/manifest.txt (and is left out of itself) unless -o
     names another file; '-o -' prints it. Symbolic links are followed; a link to a
@@ -192,7 +205,8 @@ def manifest_command(static_dir: Path, output: str | None, algorithm: str, url_p
             for rel in files:
                 digests[rel] = file_digest(static_dir / rel, algorithm.lower())
                 tick()
-        _emit(checksum_manifest(digests, url_path=url_path), out)
+        body = checksum_manifest(digests, url_path=url_path)
+        _emit(seal_checksum_lines(body) if seal else body, out)
     if out is not None:
         click.echo(f"Wrote {len(digests)} checksums to {out}", err=True)
 
@@ -215,6 +229,7 @@ def _brotli() -> Callable[[bytes], bytes]:
 @_STATIC_DIR
 @_output_option(DEFAULT_NAMES["mapping"])
 @_ALGORITHM
+@_SEAL
 @click.option(
     "--clean", "remove_stale", is_flag=True, help="Remove hashed copies no manifest entry names."
 )
@@ -228,6 +243,7 @@ def digest_command(
     static_dir: Path,
     output: str | None,
     algorithm: str,
+    seal: bool,
     remove_stale: bool,
     use_gzip: bool,
     use_brotli: bool,
@@ -237,7 +253,8 @@ def digest_command(
     Each file gets a copy beside it whose name holds the first 8 hex digits of its checksum
     (css/app.css -> css/app.1a2b3c4d.css), and the manifest maps one to the other, keys
     sorted: {"css/app.css": "css/app.1a2b3c4d.css"}. The app then links
-    /static/css/app.1a2b3c4d.css, which can be cached forever.
+    /static/css/app.1a2b3c4d.css, which can be cached forever. The first member is a seal,
+    "__quart_cdn__": {"entries": <n>, "sha256": <hex>}, unless --no-seal.
 
     Running it again is safe: hashed copies (recognised by checking that the digits match
     the original's checksum, or their own) and the manifest itself are not hashed again, and
@@ -271,7 +288,8 @@ def digest_command(
             )
         with _progress(len(mapping), "Copying") as tick:
             written = write_copies(static_dir, mapping, compressors=compressors, tick=tick)
-        _emit(mapping_manifest(mapping), out)
+        body = mapping_manifest(mapping)
+        _emit(seal_json(body, entries=len(mapping)) if seal else body, out)
         removed = clean(static_dir, plan, mapping) if remove_stale else []
     where = "stdout" if out is None else str(out)
     click.echo(
