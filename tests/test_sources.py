@@ -665,7 +665,10 @@ def _raising(exc: Exception) -> Handler:
             httpx.RemoteProtocolError("Server disconnected without sending a response."),
             r"broke off mid-answer: the server closed the connection without answering",
         ),
-        (httpx.RemoteProtocolError(""), r"broke off mid-answer: RemoteProtocolError"),
+        (
+            httpx.RemoteProtocolError(""),
+            r"sent a broken HTTP answer: RemoteProtocolError \(no detail",
+        ),
         (
             httpx.ReadError("Connection reset by peer"),
             r"lost the connection while reading the answer \(ReadError: Connection reset",

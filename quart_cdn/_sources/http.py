@@ -46,7 +46,7 @@ HTTP_ERRORS: Final[ErrorTable] = {
     httpx.NetworkError: _LOST.format(while_="mid-fetch"),
     httpx.ProxyError: "could not be fetched through the proxy in use: {detail}",
     httpx.UnsupportedProtocol: "is not an http:// or https:// URL ({name}: {detail})",
-    httpx.RemoteProtocolError: "broke off mid-answer: {detail}",
+    httpx.RemoteProtocolError: "{detail}",  # worded by _PROTOCOL_CLAUSES, see _detail()
     httpx.LocalProtocolError: "could not be requested, httpx refused it ({name}: {detail})",
     httpx.ProtocolError: "sent an answer that is not valid HTTP ({name}: {detail})",
     httpx.TransportError: "could not be fetched ({name}: {detail})",
@@ -74,14 +74,14 @@ HTTP_ERRORS: Final[ErrorTable] = {
     ValueError: "could not be fetched ({name}: {detail})",
 }
 
-# What h11/httpcore say, and what it means for someone reading our log.
-_PROTOCOL_HINTS: Final = {
-    "Receive buffer too long": "a header block or chunk line over h11's 16 KiB limit; the server "
-    "sent something that is not HTTP/1.1, or a broken chunked body",
-    "peer closed connection without sending complete message body": "the connection closed "
-    "before the whole body arrived",
-    "Server disconnected without sending a response.": "the server closed the connection "
-    "without answering",
+# What h11/httpcore say, and what it means for someone reading our log: the whole clause.
+_PROTOCOL_CLAUSES: Final = {
+    "Receive buffer too long": "sent a header block or chunk line longer than httpx accepts "
+    "(100 KiB): the server does not speak HTTP/1.1 there, or sent a broken chunked body",
+    "peer closed connection": "broke off mid-answer: "
+    "the connection closed before the whole body arrived",
+    "Server disconnected without sending a response.": "broke off mid-answer: the server "
+    "closed the connection without answering",
 }
 
 
@@ -178,11 +178,13 @@ class UrlManifestSource(ManifestSource):
                 await owned.aclose()
 
     def _detail(self, exc: BaseException) -> str:
+        if not isinstance(exc, httpx.RemoteProtocolError):
+            return super()._detail(exc)
         text = str(exc)
-        hint = _PROTOCOL_HINTS.get(text) or next(
-            (hint for known, hint in _PROTOCOL_HINTS.items() if text.startswith(known)), None
-        )
-        return f"{hint} ({text[:120]})" if hint else super()._detail(exc)
+        for known, clause in _PROTOCOL_CLAUSES.items():
+            if text.startswith(known):
+                return f"{clause} ({text[:120]})"
+        return f"sent a broken HTTP answer: {super()._detail(exc)}"
 
     async def load(self) -> Manifest:
         self._reusable = False
