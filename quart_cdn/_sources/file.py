@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import stat
 import threading
@@ -172,12 +173,15 @@ class FileManifestSource(ManifestSource):
 
     def _read(self, known: Identity | None) -> tuple[Identity, bytes] | None:
         """Blocking: ``None`` when the file is still ``known``, else its identity and bytes."""
-        fd = os.open(self.path, _OPEN_FLAGS)
+        try:
+            fd = os.open(self.path, _OPEN_FLAGS)
+        except OSError as exc:
+            if exc.errno == errno.ENXIO:  # a unix socket cannot be opened at all
+                self._refuse_kind(os.stat(self.path))
+            raise
         try:
             st = os.fstat(fd)
-            for test, kind in _KINDS:
-                if test(st.st_mode):
-                    raise self._fail(f"is {kind}, not a regular file; refusing to read it")
+            self._refuse_kind(st)
             identity = _identity(st)
             if identity == known:
                 return None
@@ -201,6 +205,11 @@ class FileManifestSource(ManifestSource):
             return identity, b"".join(chunks)
         finally:
             os.close(fd)
+
+    def _refuse_kind(self, st: os.stat_result) -> None:
+        for test, kind in _KINDS:
+            if test(st.st_mode):
+                raise self._fail(f"is {kind}, not a regular file; refusing to read it")
 
     @classmethod
     def from_location(
