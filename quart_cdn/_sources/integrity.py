@@ -87,6 +87,8 @@ def verify_seal(data: bytes) -> bytes:
         match = _JSON_SEAL.match(data)
         rest = data[match.end() :] if match else b""
         prefix = b"{"
+    elif data and (_LINE_MARK.startswith(data) or _JSON_MARK.startswith(data)):
+        raise IntegrityError(f"is only the start of a quart-cdn seal ({data[:40]!r}): cut short")
     else:
         return data
     if match is None:
@@ -94,7 +96,8 @@ def verify_seal(data: bytes) -> bytes:
         raise IntegrityError(f"starts with a malformed quart-cdn seal ({first!r})")
     announced, expected = int(match[1]), match[2].decode()
     if hashlib.sha256(rest).hexdigest() != expected:
-        arrived = f", {_entries(rest)} arrived" if prefix == b"" else ""
+        whole_lines = rest[: rest.rfind(b"\n") + 1]
+        arrived = f", {_entries(whole_lines)} arrived" if prefix == b"" else ""
         raise IntegrityError(
             f"does not match its seal ({announced} entries announced{arrived}, sha256 differs): "
             "it was cut short or changed after quart-cdn wrote it"

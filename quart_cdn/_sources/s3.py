@@ -33,6 +33,7 @@ try:
         NoCredentialsError,
         ReadTimeoutError,
         ResponseStreamingError,
+        UndefinedModelAttributeError,
     )
 except ImportError as exc:
     raise ImportError(
@@ -71,9 +72,16 @@ S3_ERRORS: Final[ErrorTable] = {
     aiohttp.ClientPayloadError: "broke off mid-answer: {detail}",
     aiohttp.ClientConnectionError: "could not be reached: {detail}",
     aiohttp.ClientError: "could not be fetched ({name}: {detail})",
+    aiohttp.EofStream: "broke off mid-answer ({name})",
+    aiohttp.WebSocketError: "could not be fetched ({name}: {detail})",
+    ClientError: "could not be fetched: S3 answered with an error ({name}: {detail})",
+    UndefinedModelAttributeError: "could not be fetched: botocore's S3 model is broken "
+    "({name}: {detail})",
+    Warning: "could not be fetched: a warning was raised as an error ({name}: {detail})",
     UnicodeError: "could not be fetched: a host name is not valid ({name}: {detail})",
     OSError: "could not be fetched, the system refused ({name}: {detail})",
     ValueError: "could not be fetched ({name}: {detail})",
+    TypeError: "could not be fetched ({name}: {detail})",
 }
 
 
