@@ -52,8 +52,9 @@ def leaf_exception(exc: BaseException) -> BaseException:
     return exc
 
 
-def _digest_and_check(data: bytes) -> tuple[bytes, bytes]:
-    return hashlib.sha256(data).digest(), check_integrity(data)
+def _digest_and_check(data: bytes | list[bytes]) -> tuple[bytes, bytes]:
+    whole = data if isinstance(data, bytes) else b"".join(data)
+    return hashlib.sha256(whole).digest(), check_integrity(whole)
 
 
 def _dropped(previous: Mapping[str, str], new: Mapping[str, str]) -> tuple[int, list[str]]:
@@ -151,21 +152,23 @@ class ManifestSource:
         )
         return self._fail(clause)
 
-    async def _accept(self, data: bytes | bytearray) -> Manifest:
-        """The manifest in ``data``: the previous object itself when the bytes are the same
-        (whatever validators changed), else a newly parsed one once its integrity holds.
+    async def _accept(self, data: bytes | list[bytes]) -> Manifest:
+        """The manifest in ``data`` (whole, or in pieces): the previous object itself when
+        the bytes are the same (whatever validators changed), else a newly parsed one once
+        its integrity holds.
 
         A new manifest that drops names the previous one listed still wins (it is what was
         published); the drop is logged once, with the count and a few of the names.
         """
-        raw = bytes(data)
-        if raw.startswith(b"\x1f\x8b"):
+        size = len(data) if isinstance(data, bytes) else sum(map(len, data))
+        head = data[:2] if isinstance(data, bytes) else b"".join(data[:2])[:2]
+        if head == b"\x1f\x8b":
             raise self._fail(f"is gzip-compressed data, not a manifest; {self.compressed_hint}")
         try:
-            if len(raw) > _THREAD_ABOVE:
-                digest, body = await anyio.to_thread.run_sync(_digest_and_check, raw)
+            if size > _THREAD_ABOVE:
+                digest, body = await anyio.to_thread.run_sync(_digest_and_check, data)
             else:
-                digest, body = _digest_and_check(raw)
+                digest, body = _digest_and_check(data)
         except IntegrityError as exc:
             raise self._fail(str(exc)) from exc
         previous = self._manifest

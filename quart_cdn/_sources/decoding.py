@@ -16,8 +16,12 @@ Supported: ``gzip`` (``x-gzip``), ``deflate`` (zlib-wrapped or raw, as browsers 
 from __future__ import annotations
 
 import importlib
+import time
 import zlib
+from collections.abc import AsyncIterable, Callable
 from typing import Any, Final
+
+import anyio
 
 __all__ = [
     "ACCEPT_ENCODING",
@@ -25,6 +29,7 @@ __all__ = [
     "SLICE",
     "DecodeError",
     "Decoder",
+    "decode_stream",
     "parse_content_encoding",
 ]
 
@@ -32,6 +37,8 @@ __all__ = [
 MAX_LAYERS: Final = 2
 #: Largest piece of output (or of input handed to the next layer) made in one step.
 SLICE: Final = 64 * 1024
+# The event loop is given back at least this often while a body is decoded.
+_YIELD_EVERY: Final = 0.002
 # Without brotli's output_buffer_limit, input is fed this much at a time.
 _BROTLI_FALLBACK_INPUT: Final = 256
 
@@ -232,3 +239,45 @@ class Decoder:
         for layer in self._layers:
             if not layer.eof:
                 raise DecodeError(f"the {layer.name} stream ends before its end marker")
+
+
+async def decode_stream(
+    chunks: AsyncIterable[bytes],
+    codings: list[str],
+    *,
+    limit: int,
+    too_big: Callable[[], Exception],
+    on_raw: Callable[[bytes], object] = len,
+) -> tuple[list[bytes], int]:
+    """Decode raw ``chunks`` as they arrive: the decoded pieces (never joined here, as one
+    copy of a 30 MB body holds the loop for milliseconds) and the count of raw bytes.
+
+    Raises ``too_big()`` as soon as more than ``limit`` decoded bytes were made, having
+    held at most one more slice per layer; gives the event loop back every couple of
+    milliseconds; calls ``on_raw`` with each raw chunk (a checksum of the raw body).
+
+    Raises:
+        DecodeError: the data is not what ``codings`` say, or ends before its stream does.
+    """
+    decoder, pieces, size, received = Decoder(codings), [], 0, 0
+    since_yield = time.perf_counter()
+    try:
+        async for raw in chunks:
+            received += len(raw)
+            on_raw(raw)
+            decoder.push(raw)
+            while piece := decoder.pull():
+                pieces.append(piece)
+                size += len(piece)
+                if size > limit:
+                    raise too_big()
+                if time.perf_counter() - since_yield > _YIELD_EVERY:
+                    await anyio.sleep(0)
+                    since_yield = time.perf_counter()
+        decoder.finish()
+    except BaseException:
+        # The error's traceback holds this frame, and the refresher keeps the error as
+        # last_error: without this it would keep up to the cap in memory.
+        pieces.clear()
+        raise
+    return pieces, received

@@ -8,7 +8,6 @@ held little more than the cap. Every foreign error is worded by :data:`HTTP_ERRO
 from __future__ import annotations
 
 import ssl
-import time
 from collections.abc import AsyncIterator
 from typing import Final
 
@@ -21,13 +20,11 @@ from .._config import DEFAULT_MAX_BYTES
 from .._manifest import Manifest
 from ..exceptions import ManifestError
 from .base import ErrorTable, ManifestSource, cut
-from .decoding import ACCEPT_ENCODING, DecodeError, Decoder, parse_content_encoding
+from .decoding import ACCEPT_ENCODING, DecodeError, decode_stream, parse_content_encoding
 
 __all__ = ["HTTP_ERRORS", "MAX_REDIRECTS", "UrlManifestSource"]
 
 MAX_REDIRECTS: Final = 5
-# The event loop is given back at least this often while a body is decoded.
-_YIELD_EVERY: Final = 0.002
 
 _LOST = "lost the connection {while_} ({{name}}: {{detail}}); the server or a proxy closed it"
 
@@ -277,7 +274,7 @@ class UrlManifestSource(ManifestSource):
 
     async def _read_body(
         self, response: httpx.Response, codings: list[str]
-    ) -> tuple[bytes, int | None]:
+    ) -> tuple[list[bytes], int | None]:
         """The decoded body and the count of raw bytes received (``None``: not known)."""
         consumed = response.is_stream_consumed
         if consumed:
@@ -285,27 +282,17 @@ class UrlManifestSource(ManifestSource):
             codings, chunks = [], _once(response.content)
         else:
             chunks = response.aiter_raw()
-        decoder, body, received = Decoder(codings), bytearray(), 0
-        since_yield = time.perf_counter()
         try:
-            async for raw in chunks:
-                received += len(raw)
-                decoder.push(raw)
-                while piece := decoder.pull():
-                    body += piece
-                    if len(body) > self.max_bytes:
-                        raise self._too_big()
-                    if time.perf_counter() - since_yield > _YIELD_EVERY:
-                        await anyio.sleep(0)
-                        since_yield = time.perf_counter()
-            decoder.finish()
+            pieces, received = await decode_stream(
+                chunks, codings, limit=self.max_bytes, too_big=self._too_big
+            )
         except DecodeError as exc:
             encoding = ", ".join(codings)
             raise self._fail(
                 f"sent a {encoding} body that is cut short or corrupt ({exc}); is a proxy or the "
                 "server cutting connections?"
             ) from exc
-        return bytes(body), None if consumed else received
+        return pieces, None if consumed else received
 
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:

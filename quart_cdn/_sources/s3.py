@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
-import time
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any, Final
 
@@ -46,7 +46,7 @@ from .._config import DEFAULT_MAX_BYTES
 from .._manifest import Manifest
 from ..exceptions import ManifestError, ManifestLoadError
 from .base import ErrorTable, ManifestSource
-from .decoding import DecodeError, Decoder, parse_content_encoding
+from .decoding import DecodeError, decode_stream, parse_content_encoding
 
 if TYPE_CHECKING:
     from aiobotocore.session import ClientCreatorContext
@@ -55,7 +55,6 @@ if TYPE_CHECKING:
 __all__ = ["S3_ERRORS", "S3ManifestSource"]
 
 _CHUNK: Final = 64 * 1024
-_YIELD_EVERY: Final = 0.002
 _MD5: Final = re.compile(r"[0-9a-f]{32}")
 
 #: How each foreign error of an S3 fetch is worded (see :data:`.base.ErrorTable`);
@@ -265,27 +264,23 @@ class S3ManifestSource(ManifestSource):
         self._etag = new_etag
         return manifest
 
-    async def _read(self, body: Any, encoding: str, declared: int | None, md5: str | None) -> bytes:
-        """The decoded object, checked against its length and plain-MD5 ETag."""
+    async def _read(
+        self, body: Any, encoding: str, declared: int | None, md5: str | None
+    ) -> list[bytes]:
+        """The decoded object in pieces, checked against its length and plain-MD5 ETag."""
         try:
-            decoder = Decoder(parse_content_encoding(_http_codings(encoding)))
+            codings = parse_content_encoding(_http_codings(encoding))
         except DecodeError as exc:
             raise self._fail(f"has a ContentEncoding quart-cdn cannot decode: {exc}") from exc
-        data, received, digest = bytearray(), 0, hashlib.md5(usedforsecurity=False)
-        since_yield = time.perf_counter()
+        digest = hashlib.md5(usedforsecurity=False)
         try:
-            while chunk := await body.read(_CHUNK):
-                received += len(chunk)
-                digest.update(chunk)
-                decoder.push(chunk)
-                while piece := decoder.pull():
-                    data += piece
-                    if len(data) > self.max_bytes:
-                        raise self._too_big()
-                    if time.perf_counter() - since_yield > _YIELD_EVERY:
-                        await anyio.sleep(0)
-                        since_yield = time.perf_counter()
-            decoder.finish()
+            pieces, received = await decode_stream(
+                _chunks(body),
+                codings,
+                limit=self.max_bytes,
+                too_big=self._too_big,
+                on_raw=digest.update,
+            )
         except DecodeError as exc:
             raise self._fail(
                 f"is stored with ContentEncoding {encoding[:40]!r} but its body is cut short or "
@@ -300,7 +295,12 @@ class S3ManifestSource(ManifestSource):
                 f"arrived damaged: its MD5 {digest.hexdigest()} differs from its ETag {md5}; "
                 "was it cut short on the way?"
             )
-        return bytes(data)
+        return pieces
+
+
+async def _chunks(body: Any) -> AsyncIterator[bytes]:
+    while chunk := await body.read(_CHUNK):
+        yield chunk
 
 
 def _http_codings(encoding: str) -> str:
