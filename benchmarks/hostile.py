@@ -50,18 +50,22 @@ def _gzip_zeros(mib: int, level: int = 1) -> bytes:
     return b"".join(packer.compress(zeros) for _ in range(mib)) + packer.flush()
 
 
+def _gzip(data: bytes) -> bytes:
+    packer = zlib.compressobj(6, zlib.DEFLATED, 31)
+    return packer.compress(data) + packer.flush()
+
+
 def _bodies(mib: int) -> dict[str, tuple[str, bytes]]:
     import brotli  # type: ignore[import-untyped]
 
     single = _gzip_zeros(mib)
-    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
-    stacked = packer.compress(_gzip_zeros(mib, 9)) + packer.flush()
+    stacked = _gzip(_gzip_zeros(mib, 9))
     lines = b"".join(b"%032x  static/%026d.js\n" % (i, i) for i in range(CAP // 80 - 10))
     return {
         "gzip bomb": ("gzip", single),
         "gzip, gzip bomb": ("gzip, gzip", stacked),
         "br bomb": ("br", bytes(brotli.compress(b"\0" * (mib << 20), quality=1))),
-        f"valid gzip manifest ({len(lines) >> 20} MiB)": ("gzip", zlib.compress(lines, 6, 31)),
+        f"valid gzip manifest ({len(lines) >> 20} MiB)": ("gzip", _gzip(lines)),
     }
 
 
