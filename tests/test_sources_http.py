@@ -37,6 +37,9 @@ def _raw_deflate(data: bytes) -> bytes:
     return packer.compress(data) + packer.flush()
 
 
+_PACK = {"gzip": gzip.compress, "deflate": zlib.compress}
+
+
 @pytest.fixture(scope="module")
 def gzip_bomb() -> bytes:
     """One gzip member inflating to 100 MB (about 100 KB)."""
@@ -113,6 +116,17 @@ async def test_url_source_encodings_decoded(layers: str, pack: object) -> None:
         manifest = await _load(server)
         assert "br" in server.headers(0)["accept-encoding"]
     assert dict(manifest)["static/js/app.js"] == "aaaaaaaa11111111"  # type: ignore[call-overload]
+
+
+@pytest.mark.parametrize("layers", ["gzip", "deflate", "br", "gzip, br", "br, gzip"])
+async def test_url_source_large_body_decoded_whole(layers: str) -> None:
+    """Many slices per layer, output held back inside brotli between calls: all of it."""
+    body = b"".join(b"%016x  static/f%05d.js\n" % (i, i) for i in range(20_000))
+    packed = body
+    for coding in layers.split(", "):
+        packed = brotli.compress(packed) if coding == "br" else _PACK[coding](packed)
+    with _served(packed, ("Content-Encoding", layers)) as server:
+        assert len(await _load(server)) == 20_000  # type: ignore[arg-type]
 
 
 async def test_url_source_accept_encoding_advertises_what_it_decodes() -> None:

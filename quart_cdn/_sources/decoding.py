@@ -39,7 +39,10 @@ MAX_LAYERS: Final = 2
 SLICE: Final = 64 * 1024
 # The event loop is given back at least this often while a body is decoded.
 _YIELD_EVERY: Final = 0.002
-# Without brotli's output_buffer_limit, input is fed this much at a time.
+# Brotli input is fed this much at a time: the decoder fills its window from whatever it
+# is given before honouring output_buffer_limit (64 KiB of a bomb: ~11 ms in one call).
+_BROTLI_INPUT: Final = 1024
+# Without output_buffer_limit (brotli < 1.2), less still.
 _BROTLI_FALLBACK_INPUT: Final = 256
 
 
@@ -77,6 +80,7 @@ class _Layer:
         return True
 
     def needs_input(self) -> bool:
+        """Nothing more comes out without more input."""
         return not self.pending
 
     def push(self, data: bytes) -> None:
@@ -139,19 +143,19 @@ class _Brotli(_Layer):
     def eof(self) -> bool:
         return bool(self._d.is_finished()) and not self.pending
 
-    def needs_input(self) -> bool:
-        return not self.pending and bool(self._d.can_accept_more_data())
-
     def pull(self, limit: int) -> bytes:
         try:
             if self._limited:
-                if not self._d.can_accept_more_data():
-                    return bytes(self._d.process(b"", output_buffer_limit=limit))
+                # Drain first: the decoder keeps output past the limit, and
+                # can_accept_more_data() says nothing about that (brotli 1.2).
+                if out := self._d.process(b"", output_buffer_limit=limit):
+                    return bytes(out)
                 if not self.pending:
                     return b""
                 if self._d.is_finished():
                     raise DecodeError(f"{len(self.pending)} bytes follow the end of the br data")
-                piece, self.pending = self.pending[:SLICE], self.pending[SLICE:]
+                piece = self.pending[:_BROTLI_INPUT]
+                self.pending = self.pending[_BROTLI_INPUT:]
                 return bytes(self._d.process(piece, output_buffer_limit=limit))
             piece = self.pending[:_BROTLI_FALLBACK_INPUT]
             self.pending = self.pending[_BROTLI_FALLBACK_INPUT:]
@@ -223,7 +227,9 @@ class Decoder:
         while True:
             if out := layer.pull(limit):
                 return out
-            if index == 0 or not layer.needs_input():
+            if not layer.needs_input():
+                continue  # input or output still inside the layer: pull again
+            if index == 0:
                 return b""
             upstream = self._pull(index - 1, self._slice)
             if not upstream:
