@@ -7,7 +7,7 @@ import gzip
 import re
 import tracemalloc
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import brotli  # type: ignore[import-untyped]
 import httpx
@@ -37,7 +37,7 @@ def _raw_deflate(data: bytes) -> bytes:
     return packer.compress(data) + packer.flush()
 
 
-_PACK = {"gzip": gzip.compress, "deflate": zlib.compress}
+_PACK: dict[str, Callable[[bytes], bytes]] = {"gzip": gzip.compress, "deflate": zlib.compress}
 
 
 @pytest.fixture(scope="module")
