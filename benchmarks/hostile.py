@@ -185,7 +185,7 @@ def _shutdown_time(server: str, fault: str) -> float:
         manifest.write_bytes(b"aaaaaaaa11111111  static/js/app.js\n")
         env = {
             **os.environ,
-            "PYTHONPATH": str(ROOT / "tests"),
+            "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")]),
             "QUART_CDN_TEST_MANIFEST": str(manifest),
             "QUART_CDN_TEST_HANG": str(marker),
         }

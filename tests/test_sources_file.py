@@ -198,7 +198,7 @@ def _serve(server: str, manifest: Path, marker: Path) -> subprocess.Popen[str]:
     }[server]
     env = {
         **os.environ,
-        "PYTHONPATH": str(TESTS),
+        "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
         "QUART_CDN_TEST_MANIFEST": str(manifest),
         "QUART_CDN_TEST_HANG": str(marker),
     }
