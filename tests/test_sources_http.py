@@ -340,3 +340,12 @@ async def test_url_source_oversized_header_line_explained() -> None:
         pytest.raises(ManifestLoadError, match=re.escape("longer than httpx accepts (100 KiB)")),
     ):
         await _load(server)
+
+
+async def test_url_source_long_location_cut_in_messages() -> None:
+    with RawServer([response("404 Not Found")]) as server:
+        url = server.url("/" + "x" * 5000)
+        with pytest.raises(ManifestLoadError, match=r"returned HTTP 404") as info:
+            await UrlManifestSource(url, timeout=5).load()
+    assert len(str(info.value)) < 400
+    assert info.value.source == url

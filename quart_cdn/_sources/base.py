@@ -35,6 +35,8 @@ ErrorTable = Mapping[type[BaseException], str]
 
 # Bodies larger than this are hashed and checked in a worker thread, off the event loop.
 _THREAD_ABOVE: Final = 256 * 1024
+# A location is quoted in messages up to this many characters (paths run long).
+_LOCATION_SHOWN: Final = 200
 # Names quoted when a reload drops names the previous manifest listed.
 _DROPPED_SHOWN: Final = 3
 
@@ -127,7 +129,8 @@ class ManifestSource:
     def _fail(self, cause: str) -> ManifestLoadError:
         """A load error: ``Manifest '<location>' <cause>; check <setting>``."""
         return ManifestLoadError(
-            f"Manifest {self.location!r} {cause}; check {self.setting}", source=self.location
+            f"Manifest {cut(self.location, _LOCATION_SHOWN)} {cause}; check {self.setting}",
+            source=self.location,
         )
 
     def _detail(self, exc: BaseException) -> str:
@@ -182,7 +185,7 @@ class ManifestSource:
                     "Manifest %r dropped %d names the previous one listed (%s%s); the new "
                     "manifest is in force, so in strict mode those names now raise "
                     "NotInManifestError",
-                    self.location[:80],
+                    self.location[:_LOCATION_SHOWN],
                     count,
                     ", ".join(cut(name) for name in shown),
                     ", ..." if count > len(shown) else "",
@@ -192,7 +195,7 @@ class ManifestSource:
 
     def _too_big(self) -> ManifestLoadError:
         return ManifestLoadError(
-            f"Manifest {self.location!r} is larger than the {self.max_bytes}-byte cap "
-            f"({self.max_bytes_setting}); refusing to load it",
+            f"Manifest {cut(self.location, _LOCATION_SHOWN)} is larger than the "
+            f"{self.max_bytes}-byte cap ({self.max_bytes_setting}); refusing to load it",
             source=self.location,
         )

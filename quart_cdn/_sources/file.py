@@ -31,7 +31,7 @@ import anyio
 from .._config import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT
 from .._manifest import Manifest
 from ..exceptions import ManifestError
-from .base import ErrorTable, ManifestSource
+from .base import ErrorTable, ManifestSource, cut
 
 __all__ = ["FILE_ERRORS", "FileManifestSource"]
 
@@ -221,7 +221,7 @@ class FileManifestSource(ManifestSource):
         parts = urlsplit(location)
         if parts.netloc not in ("", "localhost"):
             raise ValueError(
-                f"{setting} {location!r} names a remote host in a file:// URL; "
+                f"{setting} {cut(location, 200)} names a remote host in a file:// URL; "
                 "use file:///absolute/path or a plain path"
             )
         return cls(url2pathname(unquote(parts.path)), max_bytes=max_bytes, timeout=timeout)

@@ -45,7 +45,7 @@ from ..__version__ import __version__
 from .._config import DEFAULT_MAX_BYTES
 from .._manifest import Manifest
 from ..exceptions import ManifestError, ManifestLoadError
-from .base import ErrorTable, ManifestSource
+from .base import ErrorTable, ManifestSource, cut
 from .decoding import DecodeError, decode_stream, parse_content_encoding
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ def _split_s3_url(location: str, setting: str) -> tuple[str, str]:
     bucket, _, key = rest.partition("/")
     if not sep or scheme.lower() != "s3" or not bucket or not key or key.endswith("/"):
         raise ValueError(
-            f"{setting} {location!r} is not an S3 object URL; use s3://bucket/path/to/manifest.json"
+            f"{setting} {cut(location, 200)} is not an S3 object URL; use s3://bucket/path/to/manifest.json"
         )
     return bucket, key
 
