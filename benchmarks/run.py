@@ -2,11 +2,13 @@
 
     python benchmarks/run.py                     # sections 1-4, about two minutes
     python benchmarks/run.py --server            # and section 5 (uvicorn + wrk), two more
-    python benchmarks/run.py --only url,server   # url (1-3), manifest (4), server (5)
+    python benchmarks/run.py --only url,server   # url (1-3), manifest (4), server (5),
+                                                 # entries (6)
 
 Sections: 1. ``url_for`` and the template global vs ``quart.url_for``; 2. a non-CDN endpoint;
 3. a 50-URL page render vs plain Quart; 4. loading a 100,000-entry manifest (loop lag, CPU
-of an unchanged refresh, memory); 5. requests per second and p99 latency behind uvicorn.
+of an unchanged refresh, memory); 5. requests per second and p99 latency behind uvicorn;
+6. a warm ``entry_tags`` call (5 CSS files, 5 preloads) vs ``quart.url_for``.
 Timings are interleaved best-of-N loops in one process; see ``_timing.py``.
 """
 
@@ -22,11 +24,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from bench_entries import run_entries
 from bench_manifest import run_manifest
 from bench_server import run_server
 from bench_urls import run_urls
 
-SECTIONS = ("url", "manifest", "server")
+SECTIONS = ("url", "manifest", "server", "entries")
 
 
 def _cpu_model() -> str:
@@ -64,7 +67,7 @@ def main() -> None:
     parser.add_argument("--server-entries", type=int, default=5_000, help="manifest size (5)")
     parser.add_argument("--connections", type=int, default=10, help="concurrent connections (5)")
     args = parser.parse_args()
-    only = set(filter(None, args.only.split(","))) or {"url", "manifest"} | (
+    only = set(filter(None, args.only.split(","))) or {"url", "manifest", "entries"} | (
         {"server"} if args.server else set()
     )
     if unknown := only - set(SECTIONS):
@@ -88,6 +91,8 @@ def main() -> None:
                     memory=not args.no_memory,
                 )
             )
+        if "entries" in only:
+            rows += asyncio.run(run_entries(root / "entries", repeat=args.repeat))
         if "server" in only:
             rows += run_server(
                 root / "server",

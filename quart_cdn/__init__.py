@@ -13,6 +13,7 @@ from __future__ import annotations
 import typing as _typing
 
 from .__version__ import __version__
+from ._entries.tags import Asset, EntryAssets
 from ._manifest import Manifest, parse_manifest
 from ._sources import FileManifestSource, ManifestSource, UrlManifestSource
 from .exceptions import (
@@ -28,13 +29,15 @@ from .exceptions import (
 )
 
 if _typing.TYPE_CHECKING:
-    from .extension import CDN, url_for
+    from .extension import CDN, entry_assets, entry_tags, url_for
 
 __all__ = [
+    "Asset",
     "CDN",
     "CDNError",
     "CDNFileNotFoundInManifest",
     "CDNManifestUrlError",
+    "EntryAssets",
     "FileManifestSource",
     "Manifest",
     "ManifestError",
@@ -46,12 +49,14 @@ __all__ = [
     "UrlManifestSource",
     "UsageError",
     "__version__",
+    "entry_assets",
+    "entry_tags",
     "parse_manifest",
     "url_for",
 ]
 
 #: Names that live in the Quart extension, imported when first asked for.
-_QUART_NAMES = frozenset({"CDN", "url_for"})
+_QUART_NAMES = frozenset({"CDN", "entry_assets", "entry_tags", "url_for"})
 
 
 def __getattr__(name: str) -> _typing.Any:

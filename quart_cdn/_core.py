@@ -9,12 +9,14 @@ A cache miss, in either framework, goes through :meth:`CDNCore.cached` and
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Hashable
 from typing import Final
 from urllib.parse import unquote
 
 from ._cache import Snapshot
 from ._config import CDNConfig, quart_key
+from ._entries.builder import Entries
 from ._manifest import Manifest
 from ._refresh import ManifestRefresher, RefresherState
 from ._sources import ManifestSource, source_for
@@ -37,6 +39,8 @@ class CDNCore:
         key: turns a setting's name into what the user wrote (``CDN_MANIFEST_URL`` for
             Quart, ``manifest_url=`` for Starlette), for messages.
         separator: what joins a mount or blueprint name to an endpoint (``.`` or ``:``).
+        base_dir: the folder a relative manifest path is read from (the Quart app's root
+            path); ``None``: the current directory.
     """
 
     def __init__(
@@ -46,17 +50,23 @@ class CDNCore:
         source: ManifestSource | None = None,
         key: Callable[[str], str] = quart_key,
         separator: str = ".",
+        base_dir: str | None = None,
     ) -> None:
         self.config = config
         self.key = key
         self.separator = separator
         self.versioner = Versioner(config)
+        #: Front-end entries: entry_tags() and entry_assets() of both adapters.
+        self.entries = Entries(config, self.versioner, key)
         self.refresher: ManifestRefresher | None = None
         if config.manifest:
             if source is None:
                 assert config.manifest_url is not None
+                location = config.manifest_url
+                if base_dir is not None and "://" not in location:
+                    location = os.path.join(base_dir, location)  # absolute paths stay
                 source = source_for(
-                    config.manifest_url,
+                    location,
                     timeout=config.manifest_timeout,
                     max_bytes=config.manifest_max_bytes,
                     setting=key("manifest_url"),
@@ -88,7 +98,8 @@ class CDNCore:
     async def start(self) -> None:
         # With the CDN off (debug, no domain) no URL reads the manifest: don't load it, so
         # a development app starts without one. cdn.refresh() still loads it on request.
-        if self.refresher is not None and self.config.active:
+        # With a dev server, entries come from it and no manifest is loaded either.
+        if self.refresher is not None and self.config.active and not self.config.dev_server:
             await self.refresher.start()
 
     async def stop(self) -> None:

@@ -31,6 +31,7 @@ from typing import Any, Final, Literal
 
 import anyio
 
+from ._entries.graph import EntryGraph
 from ._jsonscan import (
     CHUNK_ENTRIES as CHUNK_ENTRIES,
     CHUNK_SIZE as CHUNK_SIZE,
@@ -80,27 +81,36 @@ class Manifest(Mapping[str, str]):
         assert m.kind == "mapping" and m["js/app.js"] == "js/app.7bfe0aac.js"
     """
 
-    __slots__ = ("_entries", "format", "kind", "source")
+    __slots__ = ("_entries", "entries", "format", "kind", "source")
 
     kind: ManifestKind
     format: str
     source: str | None
+    #: What the manifest says about front-end entries (empty for formats without any).
+    entries: EntryGraph
     _entries: dict[str, str]
 
     def __init__(
         self,
-        entries: Mapping[str, str],
+        mapping: Mapping[str, str],
         *,
         kind: ManifestKind,
         format: str | None = None,
         source: str | None = None,
+        entries: EntryGraph | None = None,
     ) -> None:
-        self._set(dict(entries), kind, format or kind, source)
+        self._set(dict(mapping), kind, format or kind, source, entries)
 
     def _set(
-        self, entries: dict[str, str], kind: ManifestKind, format: str, source: str | None
+        self,
+        mapping: dict[str, str],
+        kind: ManifestKind,
+        format: str,
+        source: str | None,
+        entries: EntryGraph | None = None,
     ) -> None:
-        object.__setattr__(self, "_entries", entries)
+        object.__setattr__(self, "_entries", mapping)
+        object.__setattr__(self, "entries", EntryGraph() if entries is None else entries)
         object.__setattr__(self, "kind", kind)
         object.__setattr__(self, "format", format)
         object.__setattr__(self, "source", source)
@@ -135,12 +145,18 @@ class Manifest(Mapping[str, str]):
 
     @classmethod
     def _adopt(
-        cls, entries: dict[str, str], *, kind: ManifestKind, format: str, source: str | None
+        cls,
+        mapping: dict[str, str],
+        *,
+        kind: ManifestKind,
+        format: str,
+        source: str | None,
+        entries: EntryGraph | None = None,
     ) -> Manifest:
-        """A manifest of the parser's own ``entries``, not copied (100,000 entries take
+        """A manifest of the parser's own ``mapping``, not copied (100,000 entries take
         milliseconds to copy, all in one go)."""
         manifest = cls.__new__(cls)
-        manifest._set(entries, kind, format, source)
+        manifest._set(mapping, kind, format, source, entries)
         return manifest
 
 
@@ -344,6 +360,13 @@ def _json_steps(pieces: Iterator[str], text: str, at: int, source: str | None, d
 
 def _steps(data: Data, source: str | None) -> Steps:
     """The parser, as a generator that yields between chunks and returns the manifest."""
+    if not isinstance(data, str):  # what `quart-cdn manifest`/`digest` write: check, strip
+        from ._sources.truncation import TruncationError, verify_seal
+
+        try:
+            data = verify_seal(bytes(data))
+        except TruncationError as exc:
+            raise ManifestParseError(f"{_where(source)} {exc}", source=source) from exc
     pieces = _pieces(data)
     read: list[str] = []
     try:

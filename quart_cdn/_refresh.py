@@ -5,6 +5,13 @@
 awaited at :meth:`~ManifestRefresher.stop`; it never ends on a failed load. Deadlines use
 anyio cancel scopes rather than ``asyncio.wait_for``, which before Python 3.12 can swallow
 the cancellation that shutdown sends.
+
+At most one load is in flight at a time: it runs in a task of its own, owned by the
+refresher, and every :meth:`~ManifestRefresher.refresh` made meanwhile (the background
+task's too) waits for that load and shares its result or its error. A caller that is
+cancelled while it waits leaves the load running for the others; :meth:`stop` cancels it.
+What is logged goes through a :class:`~quart_cdn._log.LogLimiter`: a failure repeated every
+second is one line a minute.
 """
 
 from __future__ import annotations
@@ -13,14 +20,17 @@ import asyncio
 import enum
 import logging
 import random
+import time
+import traceback
 from collections.abc import Callable
 from typing import Final, Protocol
 
 import anyio
 
+from ._log import MAX_ERROR, LogLimiter, cut
 from ._manifest import Manifest
 from ._sources import ManifestSource
-from .exceptions import ManifestError, UsageError
+from .exceptions import ManifestError, ManifestLoadError, UsageError
 
 __all__ = ["ManifestRefresher", "RefresherState", "SystemTimer", "Timer"]
 
@@ -43,7 +53,11 @@ class RefresherState(enum.Enum):
 
 
 class Timer(Protocol):
-    """What the background task waits with; tests inject one that needs no real time."""
+    """What the background task waits with; tests inject one that needs no real time.
+
+    A timer may also have ``monotonic()``, the clock that the log's rate limit reads (see
+    :class:`~quart_cdn._log.LogLimiter`); without it, the real one is read.
+    """
 
     def uniform(self, low: float, high: float) -> float:
         """A random number in ``[low, high]``, for the jitter."""
@@ -64,19 +78,24 @@ class SystemTimer:
         with anyio.move_on_after(seconds):
             await wake.wait()
 
+    def monotonic(self) -> float:
+        return time.monotonic()
+
 
 class ManifestRefresher:
     """Loads a manifest from ``source`` and keeps it current.
 
     Args:
         source: where the manifest comes from.
-        interval: seconds between background reloads; ``None`` or ``0``: load once.
+        interval: seconds between background reloads; ``None`` or ``0``: load once. Any
+            positive value is taken here (tests use milliseconds); the settings refuse
+            less than :data:`~quart_cdn._config.MIN_REFRESH`.
         strict: a failed first load makes :meth:`start` raise; otherwise it is logged and
             retried in the background (every ``interval`` seconds, or with a backoff from
             about 1 s to about a minute) until a load succeeds.
         on_swap: called with each new manifest, right after it is swapped in.
-        timer: how the background task waits and draws its jitter (a :class:`Timer`);
-            the real clock by default.
+        timer: how the background task waits, draws its jitter and reads the clock (a
+            :class:`Timer`); the real clock by default.
 
     Example::
 
@@ -107,29 +126,68 @@ class ManifestRefresher:
         self.state = RefresherState.IDLE
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
-        self._lock: asyncio.Lock | None = None
+        self._loading: asyncio.Task[Manifest] | None = None
+        clock: Callable[[], float] = getattr(self.timer, "monotonic", time.monotonic)
+        self._log = LogLimiter(logger, clock=clock)
 
     @property
     def task(self) -> asyncio.Task[None] | None:
         """The background task while one runs."""
         return self._task
 
+    @property
+    def loading(self) -> asyncio.Task[Manifest] | None:
+        """The load in flight, which every :meth:`refresh` made meanwhile shares."""
+        return self._loading
+
     async def refresh(self) -> Manifest:
-        """Load the manifest now and swap it in; on failure keep the old one and raise."""
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
-            try:
-                manifest = await self.source.load()
-            except ManifestError as exc:
-                self.last_error = exc
-                raise
-            self.last_error = None
-            if manifest is not self.manifest:
-                self.manifest = manifest
-                if self.on_swap is not None:
-                    self.on_swap(manifest)
-            return manifest
+        """Load the manifest now and swap it in; on failure keep the old one and raise.
+
+        A call made while a load is in flight (another caller's, or the background
+        task's) waits for that load instead of starting another, and shares its result or
+        its error: a hundred concurrent calls make one request. Cancelling the call stops
+        the wait, not the load.
+
+        Raises:
+            ManifestError: the load failed (the same error for every caller that shared
+                it), or :meth:`stop` cancelled it.
+        """
+        task = self._loading
+        if task is None or task.done() or task.get_loop() is not asyncio.get_running_loop():
+            task = asyncio.get_running_loop().create_task(
+                self._load(), name=f"quart-cdn load {self.source.location}"
+            )
+            self._loading = task
+            task.add_done_callback(self._loaded)
+        # asyncio.wait neither cancels the shared task when this caller is cancelled nor
+        # raises its outcome: each caller reads the outcome itself below.
+        await asyncio.wait([task])
+        if task.cancelled():
+            raise ManifestLoadError(
+                f"Manifest {self.source.location!r} was not loaded: the load was cancelled "
+                "because the refresher is stopping",
+                source=self.source.location,
+            )
+        return task.result()
+
+    async def _load(self) -> Manifest:
+        try:
+            manifest = await self.source.load()
+        except ManifestError as exc:
+            self.last_error = exc
+            raise
+        self.last_error = None
+        if manifest is not self.manifest:
+            self.manifest = manifest
+            if self.on_swap is not None:
+                self.on_swap(manifest)
+        return manifest
+
+    def _loaded(self, task: asyncio.Task[Manifest]) -> None:
+        if self._loading is task:
+            self._loading = None
+        if not task.cancelled():
+            task.exception()  # retrieved: its callers (if any are left) raise it
 
     async def start(self) -> None:
         """Load the manifest and start the background task when one is needed.
@@ -148,14 +206,14 @@ class ManifestRefresher:
             await self.refresh()
         except ManifestError as exc:
             if self.strict:
-                self.state = RefresherState.STOPPED
-                await self.source.aclose()
+                await self.stop()
                 raise
-            logger.warning("%s; URLs fall back until a load succeeds", exc)
+            self._log.log(
+                logging.WARNING, "%s; URLs fall back until a load succeeds", cut(exc, MAX_ERROR)
+            )
             failed = True
         except BaseException:
-            self.state = RefresherState.STOPPED
-            await self.source.aclose()
+            await self.stop()  # cancelled: the load goes too, and the source is released
             raise
         else:
             failed = False
@@ -172,14 +230,24 @@ class ManifestRefresher:
             self._wake.set()
 
     async def stop(self) -> None:
-        """Cancel and await the background task, then release the source. Idempotent."""
+        """Cancel and await the background task and the load in flight, then release the
+        source. Idempotent."""
+        tasks: list[asyncio.Task[None] | asyncio.Task[Manifest]] = []
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            # asyncio.wait neither raises the task's CancelledError nor swallows our own.
-            await asyncio.wait([task])
-            if not task.cancelled() and task.exception() is not None:
-                logger.error("The manifest refresh task had failed", exc_info=task.exception())
+            tasks.append(task)
+        loading, self._loading = self._loading, None
+        if loading is not None and loading.get_loop() is asyncio.get_running_loop():
+            tasks.append(loading)
+        for each in tasks:
+            each.cancel()
+        if tasks:
+            # asyncio.wait neither raises the tasks' CancelledError nor swallows our own.
+            await asyncio.wait(tasks)
+        if task is not None and not task.cancelled() and task.exception() is not None:
+            self._log.log(
+                logging.ERROR, "The manifest refresh task had failed: %s", _brief(task.exception())
+            )
         if self.state is not RefresherState.IDLE:
             self.state = RefresherState.STOPPED
         self._wake = None
@@ -202,19 +270,31 @@ class ManifestRefresher:
                 await self.refresh()
             except ManifestError as exc:
                 if self.manifest is None:
-                    logger.warning("Manifest load failed, none loaded yet; will retry: %s", exc)
+                    message = "Manifest load failed, none loaded yet; will retry: %s"
                 else:
-                    logger.warning("Manifest refresh failed, keeping the last good one: %s", exc)
+                    message = "Manifest refresh failed, keeping the last good one: %s"
+                self._log.log(logging.WARNING, message, cut(exc, MAX_ERROR))
                 if retry_delay is not None:
                     retry_delay = min(retry_delay * 2, RETRY_CAP)
                 continue
             except Exception as exc:
                 self.last_error = ManifestError(
-                    f"Manifest {self.source.location!r} refresh failed unexpectedly: {exc!r}",
+                    f"Manifest {self.source.location!r} refresh failed unexpectedly: "
+                    f"{cut(repr(exc))}",
                     source=self.source.location,
                 )
-                logger.exception("Unexpected error in the manifest refresh task")
+                self._log.log(
+                    logging.ERROR, "Unexpected error in the manifest refresh task: %s", _brief(exc)
+                )
                 continue
             if not self.interval:
                 return  # the first load has now succeeded, and there is no more to do
             retry_delay = None
+
+
+def _brief(exc: BaseException | None) -> str:
+    """An unexpected error's repr and its innermost frames, a few hundred characters in all
+    (a whole traceback can quote megabytes)."""
+    frames = traceback.extract_tb(exc.__traceback__)[-3:] if exc is not None else []
+    where = "".join(traceback.format_list(frames))
+    return f"{cut(repr(exc))}\n{cut(where, 500)}".rstrip()

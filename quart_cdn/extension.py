@@ -5,28 +5,29 @@ from __future__ import annotations
 import itertools
 import weakref
 from collections.abc import Callable, Hashable
-from typing import Any, Final
+from dataclasses import replace
+from typing import Any
 
 import quart
 from quart import Quart
-from quart.ctx import RequestContext
-from quart.globals import _cv_app, _cv_request, _cv_websocket
-from quart.wrappers import BaseRequestWebsocket
+from quart.globals import _cv_app
+from quart.wrappers import BaseRequestWebsocket, Response
 from werkzeug.routing import BuildError
 
 from ._cache import Snapshot, cache_key
 from ._config import DEFAULTS, CDNConfig, quart_key
 from ._core import CDNCore
 from ._manifest import Manifest
+from ._quart import STATE_KEY, request_context_var, request_of
+from ._quart_entries import QuartEntries, entry_assets, entry_tags
 from ._sources import ManifestSource
 from ._urls import path_only
 from .exceptions import UsageError
 
-__all__ = ["CDN", "url_for"]
+__all__ = ["CDN", "entry_assets", "entry_tags", "url_for"]
 
-#: Where an app keeps its per-app state (``app.extensions["cdn"]`` is the CDN object).
-STATE_KEY: Final = "quart_cdn.state"
 _STATE_NUMBERS = itertools.count()
+_Lookup = Callable[[str, dict[str, Any]], str]
 
 
 class _Pin:
@@ -34,32 +35,60 @@ class _Pin:
     manifest and its URLs, so that a page never mixes two manifests), the request's default
     scheme and root path, and the snapshot's view of the URLs for those two."""
 
-    __slots__ = ("root", "scheme", "snapshot", "urls")
+    __slots__ = ("entries", "root", "scheme", "snapshot", "urls")
 
     def __init__(self, snapshot: Snapshot, scheme: str, root: str) -> None:
         self.snapshot = snapshot
         self.scheme = scheme
         self.root = root
         self.urls = snapshot.view(scheme, root)
+        self.entries = snapshot.entry_view(scheme, root)
 
 
 class _AppState:
     """Where one app's CDN state lives: its :class:`CDNCore` and the Quart glue around it
     (the map adapter, static folders, the request pin). Replaced whole by ``init_app``."""
 
-    __slots__ = ("active", "adapter", "app", "core", "folders", "pin_key", "url_for")
+    __slots__ = (
+        "active",
+        "adapter",
+        "app",
+        "core",
+        "entries",
+        "folders",
+        "follow_debug",
+        "lookup",
+        "pin_key",
+        "source",
+        "url_for",
+    )
 
-    def __init__(self, app: Quart, core: CDNCore) -> None:
+    def __init__(
+        self,
+        app: Quart,
+        config: CDNConfig,
+        *,
+        source: ManifestSource | None = None,
+        follow_debug: bool = False,
+    ) -> None:
         self.app = app
+        self.source = source
+        # CDN_DEBUG was not set: it follows app.debug, read again when the app starts
+        # serving (`quart run --debug` sets the flag after init_app has run).
+        self.follow_debug = follow_debug
+        core = CDNCore(config, source=source, base_dir=app.root_path)
         self.core = core
         self.active = core.config.active
         # Only the path of what it builds is used; the CDN host is put in front of it.
         self.adapter = app.url_map.bind("localhost")
         self.folders: dict[str, str | None] = {}
         # The attribute of a request context that holds this state's pin.
-        self.pin_key = f"_quart_cdn_pin_{next(_STATE_NUMBERS)}"
-        #: The app's template global, which :func:`url_for` calls too.
-        self.url_for = _make_url_for(self)
+        number = next(_STATE_NUMBERS)
+        self.pin_key = f"_quart_cdn_pin_{number}"
+        #: The app's template global, and the lookup that it and :func:`url_for` call.
+        self.lookup, self.url_for = _make_url_for(self)
+        #: entry_tags() and entry_assets(), and the app's entry_tags template global.
+        self.entries = QuartEntries(self, number)
 
     def folder(self, endpoint: str) -> str | None:
         """The static folder behind ``endpoint``: the app's or a (nested) blueprint's."""
@@ -85,23 +114,19 @@ class _AppState:
             prefer_secure=self.app.config["PREFER_SECURE_URLS"],
         )
 
-    def _pin(self, rctx: RequestContext) -> _Pin:
+    def _pin(self, rctx: Any, request: BaseRequestWebsocket) -> _Pin:
         """The request's pin, made at its first CDN URL."""
         pin: _Pin | None = rctx.__dict__.get(self.pin_key)
         if pin is None:
-            request = rctx.request_websocket
             new = _Pin(self.core.snapshot, self._scheme(request), request.root_path)
             # The threads of a request share its context object; setdefault is atomic.
             pin = rctx.__dict__.setdefault(self.pin_key, new)
         return pin
 
-    def build(self, endpoint: str, values: dict[str, Any], rctx: RequestContext | None) -> str:
-        """Every call that the hot path in :func:`_make_url_for` does not answer."""
-        request: BaseRequestWebsocket | None = None
-        if rctx is not None:
-            request = rctx.request_websocket
-        elif (wctx := _cv_websocket.get(None)) is not None:
-            request = wctx.request_websocket
+    def build(self, endpoint: str, values: dict[str, Any], rctx: Any) -> str:
+        """Every call that the hot path in :func:`_make_url_for` does not answer; ``rctx``
+        is what :data:`~quart_cdn._quart.request_context_var` holds."""
+        request, pinnable = request_of(rctx)
         if endpoint[:1] == ".":
             blueprint = request.blueprint if request is not None else None
             endpoint = blueprint + endpoint if blueprint else endpoint[1:]
@@ -110,7 +135,9 @@ class _AppState:
             # What quart.url_for gives: it calls the current app's url_for, which is ours.
             return self.app.url_for(endpoint, **values)
 
-        pin = self._pin(rctx) if rctx is not None and rctx.app is self.app else None
+        pin = None
+        if pinnable and request is not None and rctx.app is self.app:
+            pin = self._pin(rctx, request)
         scheme = values.pop("_scheme", None)
         values.pop("_external", None)  # a CDN URL is always absolute
         view = None
@@ -173,20 +200,20 @@ class _AppState:
         return url, cacheable
 
 
-def _make_url_for(state: _AppState) -> Callable[..., str]:
-    """The CDN-aware ``url_for`` bound to one app: its template global, and what
-    :func:`url_for` calls.
+def _make_url_for(state: _AppState) -> tuple[_Lookup, Callable[..., str]]:
+    """The CDN-aware ``url_for`` of one app: ``lookup(endpoint, values)``, which
+    :func:`url_for` calls, and the app's template global, a shell around it.
 
     A page calls it dozens of times, so the common call (``filename=`` only, in a request
-    whose pin has the URL) is answered in this one frame; everything else goes to
+    whose pin has the URL) is answered in ``lookup``'s one frame; everything else goes to
     :meth:`_AppState.build`, or to the app's own ``url_for`` (what plain Quart installs)
     when the CDN is off.
     """
 
     pin_key = state.pin_key
 
-    def url_for(endpoint: str, **values: Any) -> str:
-        rctx = _cv_request.get(None)
+    def lookup(endpoint: str, values: dict[str, Any]) -> str:
+        rctx = request_context_var.get(None)
         if rctx is not None and len(values) == 1 and "filename" in values:
             pin: _Pin | None = rctx.__dict__.get(pin_key)
             if pin is not None:
@@ -200,7 +227,10 @@ def _make_url_for(state: _AppState) -> Callable[..., str]:
             return state.build(endpoint, values, rctx)
         return state.app.url_for(endpoint, **values)
 
-    return url_for
+    def url_for(endpoint: str, **values: Any) -> str:
+        return lookup(endpoint, values)
+
+    return lookup, url_for
 
 
 def url_for(endpoint: str, **values: Any) -> str:
@@ -231,7 +261,7 @@ def url_for(endpoint: str, **values: Any) -> str:
     if ctx is not None:
         state: _AppState | None = ctx.app.extensions.get(STATE_KEY)
         if state is not None and state.active:
-            return state.url_for(endpoint, **values)
+            return state.lookup(endpoint, values)
     return quart.url_for(endpoint, **values)
 
 
@@ -278,6 +308,7 @@ class CDN:
             ValueError: a setting is invalid; the message names its key.
             UsageError: the app is already serving.
         """
+        follow_debug = quart_key("debug") not in app.config
         for name, default in DEFAULTS.items():
             if name == "debug":
                 default = app.debug
@@ -295,14 +326,18 @@ class CDN:
                 "CDN.init_app() was called again while the app is serving, which would orphan "
                 "its manifest refresh task; call init_app before the app starts serving"
             )
-        state = _AppState(app, CDNCore(config, source=source))
-        app.extensions[STATE_KEY] = state
-        app.extensions["cdn"] = self
-        self._apps.add(app)
+        self._install(app, _AppState(app, config, source=source, follow_debug=follow_debug))
         if old is None:
             app.before_serving(self._before_serving)
             app.after_serving(self._after_serving)
+            app.after_request(self._after_request)
+
+    def _install(self, app: Quart, state: _AppState) -> None:
+        app.extensions[STATE_KEY] = state
+        app.extensions["cdn"] = self
+        self._apps.add(app)
         app.jinja_env.globals["url_for"] = state.url_for
+        app.jinja_env.globals["entry_tags"] = state.entries.template_global
 
     @staticmethod
     def _current_state() -> _AppState:
@@ -310,10 +345,21 @@ class CDN:
         return state
 
     async def _before_serving(self) -> None:
-        await self._current_state().core.start()
+        state = self._current_state()
+        app, config = state.app, state.core.config
+        if state.follow_debug and app.debug != config.debug:
+            app.config[quart_key("debug")] = app.debug
+            state = _AppState(
+                app, replace(config, debug=app.debug), source=state.source, follow_debug=True
+            )
+            self._install(app, state)
+        await state.core.start()
 
     async def _after_serving(self) -> None:
         await self._current_state().core.stop()
+
+    async def _after_request(self, response: Response) -> Response:
+        return self._current_state().entries.add_links(response)
 
     def _state(self) -> _AppState | None:
         ctx = _cv_app.get(None)

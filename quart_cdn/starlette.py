@@ -19,7 +19,9 @@ from typing import Any, Final
 try:
     from jinja2 import pass_context
     from jinja2.runtime import Context
+    from markupsafe import Markup
     from starlette.datastructures import URL, URLPath
+    from starlette.requests import Request
     from starlette.routing import BaseRoute, Host, Mount
     from starlette.staticfiles import StaticFiles
     from starlette.templating import Jinja2Templates
@@ -34,6 +36,7 @@ from ._config import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, CDNConfig
 from ._core import CDNCore
 from ._manifest import Manifest
 from ._sources import ManifestSource
+from ._starlette_entries import StarletteEntries
 
 __all__ = ["StarletteCDN"]
 
@@ -73,7 +76,7 @@ def _static_files(routes: Sequence[BaseRoute], name: str) -> StaticFiles | None:
     return None
 
 
-class StarletteCDN:
+class StarletteCDN(StarletteEntries):
     """Serve a Starlette or FastAPI app's static files from a CDN.
 
     The keyword arguments mirror the Quart ``CDN_*`` keys, lower-cased and without the
@@ -92,6 +95,14 @@ class StarletteCDN:
         manifest_timeout: seconds allowed for one fetch.
         manifest_strict: fail loudly on a missing manifest or entry, else fall back.
         manifest_max_bytes: refuse manifests larger than this.
+        crossorigin: the ``crossorigin`` of entry tags that carry ``integrity``
+            (``"anonymous"``, ``"use-credentials"``, ``None``: none).
+        dev_server: the URL of Vite's dev server (with Vite's ``base`` as its path:
+            ``http://localhost:5173/static``); entries then come from it, no manifest is
+            loaded.
+        dev_server_react: add React Refresh's preamble before the dev server's client.
+        preload_headers: add ``Link`` preload headers for what ``entry_tags`` emitted to
+            responses made with the installed templates' ``TemplateResponse``.
         source: a manifest source of your own (a :class:`~quart_cdn.ManifestSource`), used
             instead of the one ``manifest_url`` names; ``manifest`` must be on.
 
@@ -122,6 +133,10 @@ class StarletteCDN:
         manifest_timeout: float = DEFAULT_TIMEOUT,
         manifest_strict: bool = True,
         manifest_max_bytes: int = DEFAULT_MAX_BYTES,
+        crossorigin: str | None = "anonymous",
+        dev_server: str | None = None,
+        dev_server_react: bool = False,
+        preload_headers: bool = True,
         source: ManifestSource | None = None,
     ) -> None:
         self.config = CDNConfig.from_settings(
@@ -137,6 +152,10 @@ class StarletteCDN:
                 "manifest_timeout": manifest_timeout,
                 "manifest_strict": manifest_strict,
                 "manifest_max_bytes": manifest_max_bytes,
+                "crossorigin": crossorigin,
+                "dev_server": dev_server,
+                "dev_server_react": dev_server_react,
+                "preload_headers": preload_headers,
             },
             key=_key,
             has_source=source is not None,
@@ -146,6 +165,8 @@ class StarletteCDN:
         self._routers: dict[int, object] = {}
         self._app: Any = None
         self._pin_key = f"quart_cdn.pin.{id(self)}"
+        self._links_key = f"quart_cdn.links.{id(self)}"
+        self._dev_key = f"quart_cdn.dev.{id(self)}"
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -194,10 +215,13 @@ class StarletteCDN:
     # -- templates ------------------------------------------------------------------------
 
     def install(self, templates: Jinja2Templates) -> None:
-        """Replace ``url_for`` in ``templates.env.globals`` with the CDN-aware one.
+        """Install the CDN-aware ``url_for`` and ``entry_tags`` in ``templates.env.globals``,
+        and make ``templates.TemplateResponse`` add the ``Link`` preload headers.
 
         ``url_for('static', path='css/app.css')`` then gives the CDN URL; every other name
         goes to the ``url_for`` that was there before (Starlette's own).
+        ``entry_tags('src/main.ts', nonce=...)`` gives an entry's tags (see
+        :meth:`entry_tags`); the template's context must hold the ``request``.
         """
         found = templates.env.globals.get("url_for")
         previous: Callable[..., Any] | None = found if callable(found) else None
@@ -205,28 +229,44 @@ class StarletteCDN:
         @pass_context
         def url_for(context: Context, name: str, /, **path_params: Any) -> URL:
             if self.config.active and self.core.is_cdn(name):
-                built = self._url_for(context, name, path_params)
+                built = self._url_for(context.get("request"), name, path_params)
                 if built is not None:
                     return URL(built)
             if previous is not None:
                 return previous(context, name, **path_params)  # type: ignore[no-any-return]
             return context["request"].url_for(name, **path_params)  # type: ignore[no-any-return]
 
-        templates.env.globals["url_for"] = url_for
+        @pass_context
+        def entry_tags(context: Context, /, *names: str, **attrs: Any) -> Markup:
+            return self.entry_tags(context.get("request"), *names, **attrs)
 
-    def _url_for(self, context: Context, name: str, params: dict[str, Any]) -> str | None:
+        templates.env.globals["url_for"] = url_for
+        templates.env.globals["entry_tags"] = entry_tags
+        self._wrap_template_response(templates)
+
+    def _pinned(self, request: Request | None) -> tuple[Snapshot, str, str]:
+        """The request's snapshot (pinned at its first CDN URL), scheme and root path."""
+        if request is None:
+            return self.core.snapshot, self.core.scheme(None), ""
+        scope = request.scope
+        snapshot: Snapshot | None = scope.get(self._pin_key)
+        if snapshot is None:
+            # The request keeps the snapshot of its first CDN URL, so that a page never
+            # mixes two manifests (setdefault is atomic for threads sharing the scope).
+            snapshot = scope.setdefault(self._pin_key, self.core.snapshot)
+        root: str = scope.get("app_root_path", scope.get("root_path", ""))
+        return snapshot, self.core.scheme(scope.get("scheme", "http")), root
+
+    def _url_for(self, request: Request | None, name: str, params: dict[str, Any]) -> str | None:
         """The CDN URL, or ``None`` when there is neither a request nor a started app."""
-        request = context.get("request")
         if request is not None:
             scope = request.scope
             provider = scope.get("router") or scope.get("app")
-            root: str = scope.get("app_root_path", scope.get("root_path", ""))
-            scheme: str | None = scope.get("scheme", "http")
         elif self._app is not None:  # rendering outside a request (an email, a job)
-            provider, root, scheme = self._app, "", None
+            provider = self._app
         else:
             return None
-        scheme = self.core.scheme(scheme)
+        snapshot, scheme, root = self._pinned(request)
 
         # The router is part of the key: one StarletteCDN may serve an app reached both
         # directly and through an outer app's Mount. Routers are unhashable, so use the id
@@ -235,15 +275,6 @@ class StarletteCDN:
         if router not in self._routers:
             self._routers[router] = provider
         key = cache_key(name, params, "path", scheme, root, router)
-        snapshot: Snapshot
-        if request is not None:
-            # The request keeps the snapshot of its first CDN URL, so that a page never
-            # mixes two manifests (setdefault is atomic for threads sharing the scope).
-            snapshot = request.scope.get(self._pin_key)
-            if snapshot is None:
-                snapshot = request.scope.setdefault(self._pin_key, self.core.snapshot)
-        else:
-            snapshot = self.core.snapshot
         # request.url_for puts the router's path below request.base_url, the app's root path.
         base = request.base_url.path.rstrip("/") if request is not None else ""
         return self.core.cached(

@@ -20,7 +20,7 @@ from click.testing import CliRunner, Result
 from quart_cdn import _cli
 from quart_cdn._cli import digest as _digest, main
 from quart_cdn._manifest import Manifest, parse_manifest as _parse_manifest
-from quart_cdn._sources.integrity import verify_seal
+from quart_cdn._sources.truncation import verify_seal
 
 CSS = b"body { color: red; }\n" * 40  # compresses well, so --gzip writes a sibling
 MIT = b"MIT\n"
@@ -265,6 +265,17 @@ def test_digest_is_deterministic_and_skips_its_own_output(static: Path, tmp_path
     assert (other / "manifest.json").read_bytes() == first
     gz = f"css/app.{md5(CSS)[:8]}.css.gz"
     assert (other / gz).read_bytes() == (static / gz).read_bytes()
+
+
+def test_digest_and_manifest_leave_each_others_manifest_out(static: Path) -> None:
+    """Neither command lists the manifest the other one wrote at its default place."""
+    run("manifest", static)
+    run("digest", static)
+    mapping = parse_manifest((static / "manifest.json").read_bytes())
+    assert "manifest.txt" not in mapping and set(mapping) == set(TREE)
+    run("manifest", static)
+    checksums = parse_manifest((static / "manifest.txt").read_bytes())
+    assert not any(key.endswith(("manifest.json", "manifest.txt")) for key in checksums)
 
 
 def test_digest_recognises_hashed_copies_by_round_trip(static: Path) -> None:

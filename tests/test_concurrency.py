@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from _server import ManifestServer
 from quart import Quart, render_template_string
@@ -226,8 +227,8 @@ async def test_two_refreshers_on_one_source_spread_their_requests() -> None:
     refreshers: list[ManifestRefresher] = []
 
     def who() -> int:
-        task = asyncio.current_task()
-        return next((i for i, r in enumerate(refreshers) if r.task is task), -1)
+        task = asyncio.current_task()  # a refresher's background task, or its load's
+        return next((i for i, r in enumerate(refreshers) if task in (r.task, r.loading)), -1)
 
     source = CountingSource(who, lambda: clocks.get(who(), 0.0))
     delays: dict[int, list[float]] = {0: [], 1: []}
@@ -308,3 +309,33 @@ async def test_shutdown_during_a_fetch_is_prompt_and_clean(
     assert client.is_closed and source._owned is None
     assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
     manifest_server.release()
+
+
+async def test_concurrent_cdn_refresh_in_a_serving_app_makes_one_request(
+    manifest_server: ManifestServer,
+) -> None:
+    """100 concurrent ``await cdn.refresh()`` in a serving app (its refresh task running):
+    one request to the origin, one manifest for every caller, one swap."""
+    manifest_server.set("/manifest.md5", manifest_body(1))
+    app = Quart(__name__)
+    app.config.update(
+        CDN_DOMAIN=DOMAIN,
+        CDN_MANIFEST=True,
+        CDN_MANIFEST_URL=manifest_server.url("/manifest.md5"),
+        CDN_MANIFEST_REFRESH=3600,
+    )
+    cdn = CDN(app)
+    async with app.test_app():
+        await manifest_server.wait_for_requests(1)  # the startup load
+        manifest_server.set("/manifest.md5", manifest_body(2), delay=30)
+        async with app.app_context():
+            calls = [asyncio.create_task(cdn.refresh()) for _ in range(100)]
+            await manifest_server.wait_for_requests(2)
+            manifest_server.release()
+            with anyio.fail_after(5):
+                results = await asyncio.gather(*calls)
+        assert len(manifest_server.requests) == 2
+        assert all(result is results[0] for result in results)
+        assert cdn.manifest is results[0]
+        async with app.test_request_context("/"):
+            assert url_for("static", filename="js/app.js").endswith(f"?c={2:016x}")

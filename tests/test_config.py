@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from quart_cdn._config import DEFAULT_MAX_BYTES, DEFAULTS, CDNConfig, quart_key
+from quart_cdn._config import DEFAULT_MAX_BYTES, DEFAULTS, MIN_REFRESH, CDNConfig, quart_key
 
 KeyFunc = Callable[[str], str]
 
@@ -42,6 +42,10 @@ def test_config_from_settings_defaults_equal_contract_table() -> None:
         "manifest_timeout": 10.0,
         "manifest_strict": True,
         "manifest_max_bytes": DEFAULT_MAX_BYTES,
+        "crossorigin": "anonymous",
+        "dev_server": None,
+        "dev_server_react": False,
+        "preload_headers": True,
     }
     assert config == CDNConfig()
     assert not config.active
@@ -89,7 +93,9 @@ def test_config_is_frozen() -> None:
         ({"endpoints": ()}, "endpoints", frozenset()),
         ({"manifest_refresh": 0}, "manifest_refresh", None),
         ({"manifest_refresh": 60}, "manifest_refresh", 60.0),
-        ({"manifest_refresh": 0.5}, "manifest_refresh", 0.5),
+        ({"manifest_refresh": 1}, "manifest_refresh", 1.0),
+        ({"manifest_refresh": 1.5}, "manifest_refresh", 1.5),
+        ({"manifest_refresh": None}, "manifest_refresh", None),
         ({"manifest_timeout": 3}, "manifest_timeout", 3.0),
         ({"manifest_url": Path("/srv/manifest.json")}, "manifest_url", "/srv/manifest.json"),
         ({"manifest_url": ""}, "manifest_url", None),
@@ -127,6 +133,10 @@ BAD_VALUE_CASES: list[tuple[str, object, str]] = [
     ("manifest_refresh", math.nan, r"must be a non-negative finite number of seconds"),
     ("manifest_refresh", "60", r"must be a number of seconds, not '60' \(use None"),
     ("manifest_refresh", True, r"must be a number of seconds, not True"),
+    ("manifest_refresh", 0.5, r"is 0\.5 seconds, below the floor of 1 s; set it to 1 or more"),
+    ("manifest_refresh", 0.01, r"is 0\.01 seconds, below the floor of 1 s; .* or to None or 0"),
+    ("manifest_refresh", 0.999, r"is 0\.999 seconds, below the floor"),
+    ("manifest_refresh", 1e-9, r"is 1e-09 seconds, below the floor"),
     ("manifest_timeout", "10", r"must be a number of seconds, not '10'$"),
     ("manifest_timeout", "soon", r"must be a number of seconds, not 'soon'$"),
     ("manifest_timeout", None, r"must be a number of seconds, not None$"),
@@ -172,3 +182,82 @@ def test_config_manifest_on_without_url_refused(url: str | None, key: KeyFunc) -
 
 def test_config_manifest_off_without_url_is_fine() -> None:
     assert CDNConfig.from_settings({"manifest": False}).manifest_url is None
+
+
+def test_config_refresh_floor_is_one_second() -> None:
+    """0.01 s ran about 80 requests a second per worker; the floor refuses it at start-up."""
+    assert MIN_REFRESH == 1.0
+    assert CDNConfig.from_settings({"manifest_refresh": MIN_REFRESH}).manifest_refresh == 1.0
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("endpoints", "s" * 100_000),
+        ("endpoints", ["static", "e" * 100_000, 1]),
+        ("https", "y" * 100_000),
+        ("manifest_timeout", "t" * 100_000),
+        ("manifest_max_bytes", "b" * 100_000),
+    ],
+)
+def test_config_message_cuts_the_value(name: str, value: object) -> None:
+    with pytest.raises(ValueError, match=r"more characters\)") as info:
+        CDNConfig.from_settings({name: value})
+    assert len(str(info.value)) < 300
+
+
+# -- entries (turn 2) ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["anonymous", "use-credentials", None])
+def test_config_crossorigin_values(value: str | None) -> None:
+    assert CDNConfig.from_settings({"crossorigin": value}).crossorigin == value
+
+
+@KEYS
+@pytest.mark.parametrize("value", ["", "Anonymous", True, "x" * 200])
+def test_config_crossorigin_refused(key: KeyFunc, value: object) -> None:
+    _raises({"crossorigin": value}, key, "crossorigin", "must be 'anonymous', 'use-credentials'")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("http://localhost:5173", "http://localhost:5173"),
+        ("http://localhost:5173/", "http://localhost:5173"),
+        ("https://[::1]:5173/static/", "https://[::1]:5173/static"),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_config_dev_server_values(value: str | None, expected: str | None) -> None:
+    assert CDNConfig.from_settings({"dev_server": value}).dev_server == expected
+
+
+@KEYS
+@pytest.mark.parametrize(
+    "value",
+    [
+        "localhost:5173",
+        "ws://localhost:5173",
+        "http://",
+        "http://localhost:99999",
+        "http://user@localhost:5173",
+        "http://localhost:5173/?x=1",
+        "http://localhost:5173/#x",
+        "http://local host",
+        5173,
+    ],
+)
+def test_config_dev_server_refused(key: KeyFunc, value: object) -> None:
+    _raises({"dev_server": value}, key, "dev_server", "must be a")
+
+
+def test_config_dev_server_message_names_value_and_fix() -> None:
+    with pytest.raises(ValueError, match=r"'localhost:5173'; give the URL of Vite's dev server"):
+        CDNConfig.from_settings({"dev_server": "localhost:5173"})
+
+
+def test_config_entry_flags() -> None:
+    config = CDNConfig.from_settings({"dev_server_react": 1, "preload_headers": 0})
+    assert config.dev_server_react is True and config.preload_headers is False

@@ -22,6 +22,7 @@ from quart import Quart
 from werkzeug.routing import BuildError
 
 from quart_cdn import CDN, ManifestError, ManifestParseError, parse_manifest, url_for
+from quart_cdn._sources import source_for
 from quart_cdn._urls import normalize_domain
 
 DOMAIN = "cdn.example.com"
@@ -343,3 +344,10 @@ def test_cdn_domain_fuzz_refused_or_a_clean_host(domain: str) -> None:
     assert parts.netloc == normalized.partition("/")[0]
     assert parts.hostname
     assert parts.path.endswith("/static/x.js")
+
+
+async def test_deeply_nested_json_is_a_parse_error(tmp_path: Path) -> None:
+    manifest = tmp_path / "m.json"
+    manifest.write_text('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(ManifestParseError, match="is not valid JSON"):
+        await source_for(str(manifest)).load()

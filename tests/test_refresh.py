@@ -30,6 +30,7 @@ from quart_cdn._refresh import (
     RETRY_FIRST,
     ManifestRefresher,
     RefresherState,
+    SystemTimer,
 )
 
 BLOCK = object()
@@ -97,11 +98,26 @@ async def _wait(event: asyncio.Event, timeout: float = 2.0) -> None:
 
 
 async def _reload(refresher: ManifestRefresher, fake: FakeSource) -> None:
-    """Wake the background task and wait until its load has ended and been handled."""
+    """Wake the background task and wait until its load has ended and been handled: the
+    task waits again (its SignalTimer says so) or has ended."""
+    timer, task = refresher.timer, refresher.task
+    assert isinstance(timer, SignalTimer) and task is not None
+    await _wait(timer.idle)  # the task waits (from its start or its last reload): clear
     fake.finished.clear()
     refresher.refresh_now()
     await _wait(fake.finished)
-    await asyncio.sleep(0)  # let the refresher finish handling the outcome
+    await _until(lambda: timer.idle.is_set() or task.done())
+
+
+class SignalTimer(SystemTimer):
+    """The real clock, and an event set each time the background task starts to wait."""
+
+    def __init__(self) -> None:
+        self.idle = asyncio.Event()
+
+    async def wait(self, wake: asyncio.Event, seconds: float) -> None:
+        self.idle.set()
+        await super().wait(wake, seconds)
 
 
 async def _until(predicate: Callable[[], bool], timeout: float = 2.0) -> None:
@@ -195,7 +211,9 @@ async def test_refresher_non_strict_failure_warns_once_and_retries_until_success
     caplog: pytest.LogCaptureFixture, swaps: list[Manifest], interval: float | None
 ) -> None:
     fake = FakeSource(_error(1), _error(2), M1)
-    refresher = ManifestRefresher(fake, interval=interval, strict=False, on_swap=swaps.append)
+    refresher = ManifestRefresher(
+        fake, interval=interval, strict=False, on_swap=swaps.append, timer=SignalTimer()
+    )
     await refresher.start()
     try:
         [warning] = _records(caplog, logging.WARNING)
@@ -233,7 +251,7 @@ async def test_refresher_non_strict_failure_warns_once_and_retries_until_success
 
 async def test_refresher_interval_reload_swaps_and_calls_on_swap(swaps: list[Manifest]) -> None:
     fake = FakeSource(M1, M2, M3)
-    refresher = ManifestRefresher(fake, interval=3600, on_swap=swaps.append)
+    refresher = ManifestRefresher(fake, interval=3600, on_swap=swaps.append, timer=SignalTimer())
     await refresher.start()
     try:
         await _reload(refresher, fake)
@@ -262,7 +280,7 @@ async def test_refresher_interval_reloads_on_its_own(
 
 async def test_refresher_same_object_does_not_call_on_swap(swaps: list[Manifest]) -> None:
     fake = FakeSource(M1, M1, _manifest(1))
-    refresher = ManifestRefresher(fake, interval=3600, on_swap=swaps.append)
+    refresher = ManifestRefresher(fake, interval=3600, on_swap=swaps.append, timer=SignalTimer())
     await refresher.start()
     try:
         await _reload(refresher, fake)  # the very same object: nothing changed
@@ -279,7 +297,7 @@ async def test_refresher_failed_reload_keeps_last_good_manifest(
 ) -> None:
     errors = [_error(1), _error(2)]
     fake = FakeSource(M1, *errors, M2)
-    refresher = ManifestRefresher(fake, interval=3600, on_swap=swaps.append)
+    refresher = ManifestRefresher(fake, interval=3600, on_swap=swaps.append, timer=SignalTimer())
     await refresher.start()
     try:
         task = refresher.task
@@ -306,15 +324,19 @@ async def test_refresher_unexpected_error_is_logged_and_loop_continues(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     fake = FakeSource(M1, ZeroDivisionError("oops"), M2)
-    refresher = ManifestRefresher(fake, interval=3600)
+    refresher = ManifestRefresher(fake, interval=3600, timer=SignalTimer())
     await refresher.start()
     try:
         task = refresher.task
         assert task is not None
         await _reload(refresher, fake)
         [record] = _records(caplog, logging.ERROR)
-        assert record.getMessage() == "Unexpected error in the manifest refresh task"
-        assert record.exc_info is not None and isinstance(record.exc_info[1], ZeroDivisionError)
+        message = record.getMessage()
+        assert message.startswith(
+            "Unexpected error in the manifest refresh task: ZeroDivisionError('oops')\n"
+        )
+        assert "in load" in message  # where it was raised: the innermost frames
+        assert len(message) < 1024
         assert isinstance(refresher.last_error, ManifestError)
         assert re.search(
             r"refresh failed unexpectedly: ZeroDivisionError\('oops'\)", str(refresher.last_error)
@@ -444,7 +466,9 @@ async def test_refresher_start_twice_raises() -> None:
 @pytest.mark.parametrize("interval", [None, 3600])
 async def test_refresher_restart_after_stop(interval: float | None, swaps: list[Manifest]) -> None:
     fake = FakeSource(M1, M2, M3)
-    refresher = ManifestRefresher(fake, interval=interval, on_swap=swaps.append)
+    refresher = ManifestRefresher(
+        fake, interval=interval, on_swap=swaps.append, timer=SignalTimer()
+    )
     await refresher.start()
     await refresher.stop()
     await refresher.start()
@@ -468,18 +492,24 @@ def test_refresher_constants() -> None:
 
 class FakeTimer:
     """A :class:`~quart_cdn._refresh.Timer` that needs no real time: every wait returns at
-    once and is recorded, and the jitter is the middle of its range unless told otherwise."""
+    once, is recorded and moves its clock on, and the jitter is the middle of its range
+    unless told otherwise."""
 
     def __init__(self, pick: Callable[[float, float], float] = lambda a, b: (a + b) / 2) -> None:
         self.pick = pick
         self.waits: list[float] = []
+        self.now = 0.0
 
     def uniform(self, low: float, high: float) -> float:
         return self.pick(low, high)
 
     async def wait(self, wake: asyncio.Event, seconds: float) -> None:
         self.waits.append(seconds)
+        self.now += seconds
         await asyncio.sleep(0)
+
+    def monotonic(self) -> float:
+        return self.now
 
 
 @pytest.mark.parametrize(("interval", "base"), [(300.0, 300.0), (10.0, 10.0), (None, 4.0)])
@@ -530,3 +560,238 @@ async def test_refresher_retries_at_interval_when_set() -> None:
         await refresher.stop()
     assert timer.waits == [300.0, 300.0, 300.0]
     assert refresher.manifest is M1
+
+
+# -- concurrent reloads share one load (issue 10, item 8) -----------------------------------
+
+
+BODY = b'{"js/app.js": "js/app.1.js"}'
+
+
+async def test_refresher_concurrent_refreshes_make_one_request(
+    manifest_server: ManifestServer, swaps: list[Manifest]
+) -> None:
+    """100 concurrent refresh() calls make one request and all return its manifest."""
+    manifest_server.set("/manifest.json", BODY, delay=30)  # answered on release()
+    source = UrlManifestSource(manifest_server.url("/manifest.json"), timeout=30)
+    refresher = ManifestRefresher(source, on_swap=swaps.append)
+    try:
+        calls = [asyncio.create_task(refresher.refresh()) for _ in range(100)]
+        await manifest_server.wait_for_requests(1)
+        await asyncio.sleep(0)  # let every call reach the wait
+        manifest_server.release()
+        with anyio.fail_after(5):
+            results = await asyncio.gather(*calls)
+    finally:
+        await refresher.stop()
+    assert len(manifest_server.requests) == 1
+    assert all(result is results[0] for result in results)
+    assert swaps == [results[0]]
+
+
+async def test_refresher_concurrent_refreshes_share_one_error(
+    manifest_server: ManifestServer,
+) -> None:
+    manifest_server.set("/manifest.json", b"gone", status=404, delay=30)
+    source = UrlManifestSource(manifest_server.url("/manifest.json"), timeout=30)
+    refresher = ManifestRefresher(source)
+    try:
+        calls = [asyncio.create_task(refresher.refresh()) for _ in range(100)]
+        await manifest_server.wait_for_requests(1)
+        manifest_server.release()
+        with anyio.fail_after(5):
+            results = await asyncio.gather(*calls, return_exceptions=True)
+    finally:
+        await refresher.stop()
+    assert len(manifest_server.requests) == 1
+    assert isinstance(results[0], ManifestLoadError) and "404" in str(results[0])
+    assert all(result is results[0] for result in results)
+    assert refresher.last_error is results[0]
+
+
+async def test_refresher_concurrent_refreshes_against_hung_origin_wait_one_timeout(
+    manifest_server: ManifestServer,
+) -> None:
+    """20 callers against an origin that never answers: one request, and every caller has
+    its error after one timeout (one after the other, the last would wait 20 of them)."""
+    manifest_server.hang("/manifest.json")
+    source = UrlManifestSource(manifest_server.url("/manifest.json"), timeout=0.5)
+    refresher = ManifestRefresher(source)
+    try:
+        with anyio.fail_after(3):
+            results = await asyncio.gather(
+                *(refresher.refresh() for _ in range(20)), return_exceptions=True
+            )
+    finally:
+        await refresher.stop()
+    assert len(manifest_server.requests) == 1
+    assert all(isinstance(result, ManifestLoadError) for result in results)
+    assert all(result is results[0] for result in results)
+
+
+async def test_refresher_later_refresh_after_a_shared_one_loads_again(
+    manifest_server: ManifestServer,
+) -> None:
+    """Sharing lasts while a load is in flight: the next call makes a request of its own."""
+    manifest_server.set("/manifest.json", BODY, etag=False)
+    source = UrlManifestSource(manifest_server.url("/manifest.json"), timeout=30)
+    refresher = ManifestRefresher(source)
+    try:
+        await asyncio.gather(refresher.refresh(), refresher.refresh())
+        await refresher.refresh()
+    finally:
+        await refresher.stop()
+    assert len(manifest_server.requests) == 2
+
+
+async def test_refresher_cancelled_caller_leaves_the_shared_load_running(
+    manifest_server: ManifestServer,
+) -> None:
+    manifest_server.set("/manifest.json", BODY, delay=30)
+    source = UrlManifestSource(manifest_server.url("/manifest.json"), timeout=30)
+    refresher = ManifestRefresher(source)
+    try:
+        first = asyncio.create_task(refresher.refresh())
+        second = asyncio.create_task(refresher.refresh())
+        await manifest_server.wait_for_requests(1)
+        first.cancel()
+        await asyncio.wait([first])
+        assert first.cancelled()
+        loading = refresher.loading
+        assert loading is not None and not loading.done()
+        manifest_server.release()
+        with anyio.fail_after(5):
+            manifest = await second
+    finally:
+        await refresher.stop()
+    assert refresher.manifest is manifest
+    assert len(manifest_server.requests) == 1
+
+
+async def test_refresher_cancelled_only_caller_still_swaps_in() -> None:
+    gate = asyncio.Event()
+    fake = GatedSource(gate, M1)
+    refresher = ManifestRefresher(fake)
+    caller = asyncio.create_task(refresher.refresh())
+    await _wait(fake.started)
+    caller.cancel()
+    await asyncio.wait([caller])
+    gate.set()
+    await _until(lambda: refresher.manifest is M1)
+    assert fake.cancelled == 0
+    await refresher.stop()
+
+
+async def test_refresher_background_reload_joins_the_refresh_in_flight(
+    swaps: list[Manifest],
+) -> None:
+    gate = asyncio.Event()
+    fake = GatedSource(gate, M1, M2, M3)
+    gate.set()
+    refresher = ManifestRefresher(fake, interval=3600, on_swap=swaps.append, timer=SignalTimer())
+    await refresher.start()
+    try:
+        timer = refresher.timer
+        assert isinstance(timer, SignalTimer)
+        await _wait(timer.idle)
+        gate.clear()
+        fake.started.clear()
+        caller = asyncio.create_task(refresher.refresh())
+        await _wait(fake.started)
+        refresher.refresh_now()  # the background task wakes while that load is in flight
+        await _until(lambda: not refresher._wake or not refresher._wake.is_set())
+        gate.set()
+        assert await caller is M2
+        await _wait(timer.idle)  # the task has handled the shared outcome and waits again
+        assert fake.loads == 2
+        assert swaps == [M1, M2]
+    finally:
+        await refresher.stop()
+
+
+async def test_refresher_stop_cancels_the_shared_load_and_its_callers_get_an_error() -> None:
+    gate = asyncio.Event()
+    fake = GatedSource(gate, M1)
+    refresher = ManifestRefresher(fake)
+    callers = [asyncio.create_task(refresher.refresh()) for _ in range(3)]
+    await _wait(fake.started)
+    with anyio.fail_after(2):
+        await refresher.stop()
+        results = await asyncio.gather(*callers, return_exceptions=True)
+    assert fake.cancelled == 1 and fake.loads == 1
+    for result in results:
+        assert isinstance(result, ManifestLoadError)
+        assert "cancelled because the refresher is stopping" in str(result)
+    assert refresher.loading is None
+
+
+async def test_refresher_start_cancelled_cancels_its_load() -> None:
+    gate = asyncio.Event()
+    fake = GatedSource(gate, M1)
+    refresher = ManifestRefresher(fake, interval=3600)
+    starting = asyncio.create_task(refresher.start())
+    await _wait(fake.started)
+    starting.cancel()
+    await asyncio.wait([starting])
+    assert starting.cancelled()
+    assert fake.cancelled == 1
+    assert fake.closed == fake.opened == 1
+    assert refresher.state is RefresherState.STOPPED
+
+
+class GatedSource(FakeSource):
+    """A FakeSource whose every load waits for ``gate`` to be set."""
+
+    def __init__(self, gate: asyncio.Event, *outcomes: Outcome) -> None:
+        super().__init__(*outcomes)
+        self.gate = gate
+
+    async def load(self) -> Manifest:
+        self.started.set()
+        try:
+            await self.gate.wait()
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            self.loads += 1
+            raise
+        return await super().load()
+
+
+# -- logs stay small (issue 10, item 5) -----------------------------------------------------
+
+
+async def test_refresher_identical_failures_log_once_a_minute(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An origin failing the same way every second for five minutes logs five lines."""
+    error = _error()
+    fake = FakeSource(M1, *[error] * 300, BLOCK)
+    timer = FakeTimer()
+    refresher = ManifestRefresher(fake, interval=1.0, timer=timer)
+    await refresher.start()
+    try:
+        await _until(lambda: fake.loads == 302)
+    finally:
+        await refresher.stop()
+    warnings = [r.getMessage() for r in _records(caplog, logging.WARNING)]
+    # Failures at 1, 2, ... 300 s: logged at 1, 61, 121, 181 and 241 s.
+    assert len(warnings) == 5
+    assert warnings[0] == f"Manifest refresh failed, keeping the last good one: {error}"
+    assert all(w.endswith(" (59 more in the last minute)") for w in warnings[1:])
+
+
+async def test_refresher_log_records_are_small(caplog: pytest.LogCaptureFixture) -> None:
+    """A 5 MB error message (a hostile body quoted whole) logs a record under 1 KB."""
+    huge = ManifestLoadError("Manifest 'fake://m' is bad: " + "x" * 5_000_000, source="fake://m")
+    fake = FakeSource(huge, huge, RuntimeError("y" * 5_000_000), M1)
+    refresher = ManifestRefresher(fake, strict=False, timer=FakeTimer())
+    await refresher.start()
+    try:
+        await _until(lambda: refresher.manifest is M1)
+    finally:
+        await refresher.stop()
+    records = [r.getMessage() for r in caplog.records if r.name == "quart_cdn"]
+    assert len(records) == 3
+    assert all(len(message) < 1024 for message in records)
+    assert "4,999,628 more characters" in records[0]  # says how much was left out
+    assert refresher.last_error is None

@@ -881,3 +881,20 @@ async def test_url_source_redirect_https_to_https_followed() -> None:
         mock.get(URL).respond(302, headers={"Location": "https://other.example/m.json"})
         mock.get("https://other.example/m.json").respond(200, content=BODY)
         assert len(await UrlManifestSource(URL).load()) == 1
+
+
+async def test_nul_byte_in_a_path_is_a_load_error() -> None:
+    with pytest.raises(ManifestLoadError, match="is not a valid path"):
+        await source_for("file:///tmp/x%00y.json").load()
+
+
+async def test_unloadable_ca_bundle_is_a_load_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    source = UrlManifestSource("https://127.0.0.1:9/manifest.json", timeout=2)
+    with pytest.raises(ManifestLoadError, match="TLS CA bundle"):
+        await source.load()
+    with pytest.raises(ManifestLoadError, match="TLS CA bundle"):
+        await source.open()
+    await source.aclose()

@@ -19,7 +19,7 @@ from quart_cdn import CDN, ManifestLoadError
 from quart_cdn._sources import UrlManifestSource
 from quart_cdn._sources.decoding import ACCEPT_ENCODING
 from quart_cdn._sources.http import HTTP_ERRORS
-from quart_cdn._sources.integrity import seal_checksum_lines
+from quart_cdn._sources.truncation import seal_checksum_lines
 
 V1 = b"aaaaaaaa11111111  static/js/app.js\naaaaaaaa11111112  static/css/app.css\n"
 V2 = b"bbbbbbbb22222222  static/js/app.js\n"

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Final
 
@@ -17,7 +18,7 @@ import click
 
 from ..__version__ import __version__
 from .._manifest import parse_manifest
-from .._sources.integrity import IntegrityError, seal_checksum_lines, seal_json, verify_seal
+from .._sources.truncation import TruncationError, seal_checksum_lines, seal_json, verify_seal
 from ..exceptions import ManifestError
 from .digest import (
     ALGORITHMS,
@@ -33,6 +34,7 @@ from .digest import (
     write_atomic,
     write_copies,
 )
+from .integrity import SRI_ALGORITHMS, IntegrityError, add_integrity, integrity_mapping
 
 __all__ = ["main"]
 
@@ -91,19 +93,42 @@ def _warn(message: str) -> None:
 
 def _is_manifest(path: Path, kind: str) -> bool:
     try:
-        return parse_manifest(verify_seal(path.read_bytes()), source=str(path)).kind == kind
-    except (OSError, ManifestError, IntegrityError):
+        data = verify_seal(path.read_bytes())
+        return parse_manifest(data, source=str(path)).kind == kind
+    except (OSError, TruncationError):
         return False
+    except ManifestError:
+        return kind == "mapping" and _is_integrity_mapping(data)
+
+
+def _is_integrity_mapping(data: bytes) -> bool:
+    """What ``digest --integrity`` writes: ``{name: {"src": ..., "integrity": ...}}``."""
+    try:
+        found = json.loads(data)
+    except ValueError:
+        return False
+    return (
+        isinstance(found, dict)
+        and bool(found)
+        and all(isinstance(v, dict) and isinstance(v.get("src"), str) for v in found.values())
+    )
 
 
 def _list(static_dir: Path, output: Path | None, kind: str, *, explicit: bool) -> list[str]:
     """The files to put in a manifest of ``kind``, with a warning for each one left out.
 
-    Left out as well: the output, and a manifest of ``kind`` at the default place. A file
+    Left out as well: the output, and the manifests of both kinds at their default places
+    (manifest.txt, manifest.json). A file
     there that is something else (a web app's manifest.json) is refused as the output, not
     overwritten, unless -o named it (``explicit``).
     """
     exclude = [output] if output is not None else []
+    # The manifests either command writes at its default place are never listed: digest
+    # must not hash the manifest.txt that `manifest` wrote, nor `manifest` the manifest.json.
+    for other_kind, name in DEFAULT_NAMES.items():
+        other = static_dir / name
+        if other_kind != kind and other.is_file() and _is_manifest(other, other_kind):
+            exclude.append(other)
     default = static_dir / DEFAULT_NAMES[kind]
     if default.is_file():
         if _is_manifest(default, kind):
@@ -239,6 +264,13 @@ def _brotli() -> Callable[[bytes], bytes]:
 @click.option(
     "--brotli", "use_brotli", is_flag=True, help="Write a .br too (needs: pip install brotli)."
 )
+@click.option(
+    "--integrity",
+    "with_integrity",
+    is_flag=True,
+    help='Write each value as {"src": ..., "integrity": "sha384-..."} '
+    "(webpack-assets-manifest's shape), for entry_tags' SRI attributes.",
+)
 def digest_command(
     static_dir: Path,
     output: str | None,
@@ -247,6 +279,7 @@ def digest_command(
     remove_stale: bool,
     use_gzip: bool,
     use_brotli: bool,
+    with_integrity: bool,
 ) -> None:
     """Write hashed copies of the files in STATIC_DIR and a JSON manifest of them.
 
@@ -261,6 +294,10 @@ def digest_command(
     copies that exist are kept. --clean removes the copies of earlier versions. --gzip and
     --brotli add .gz/.br siblings, for formats not compressed already, where they save 5%.
 
+    --integrity writes each value as an object with the file and its SRI hash (sha384), as
+    webpack-assets-manifest does: {"css/app.css": {"src": "css/app.1a2b3c4d.css",
+    "integrity": "sha384-..."}}; entry_tags() then adds integrity= and crossorigin=.
+
     The manifest goes to STATIC_DIR/manifest.json unless -o names another file.
     Symbolic links are followed (a copy holds the linked file's content); a link to a
     directory that contains it is skipped (it would loop).
@@ -270,6 +307,7 @@ def digest_command(
       python -m quart_cdn digest app/static
       python -m quart_cdn digest app/static --clean --gzip --brotli
       quart cdn digest app/static --algorithm sha256 -o build/manifest.json
+      python -m quart_cdn digest app/static --integrity
     """
     compressors: dict[str, Callable[[bytes], bytes]] = {}
     if use_gzip:
@@ -288,7 +326,10 @@ def digest_command(
             )
         with _progress(len(mapping), "Copying") as tick:
             written = write_copies(static_dir, mapping, compressors=compressors, tick=tick)
-        body = mapping_manifest(mapping)
+        values: Mapping[str, object] = mapping
+        if with_integrity:
+            values = integrity_mapping(mapping, static_dir)
+        body = mapping_manifest(values)
         _emit(seal_json(body, entries=len(mapping)) if seal else body, out)
         removed = clean(static_dir, plan, mapping) if remove_stale else []
     where = "stdout" if out is None else str(out)
@@ -297,3 +338,74 @@ def digest_command(
         + (f"; removed {len(removed)} stale files" if remove_stale else ""),
         err=True,
     )
+
+
+def _default_root(manifest: Path) -> Path:
+    # Vite writes its manifest to <outDir>/.vite/manifest.json.
+    parent = manifest.parent
+    return parent.parent if parent.name == ".vite" else parent
+
+
+@main.command("integrity")
+@click.argument("manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--root",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The build directory the manifest's files are in. "
+    "[default: the manifest's directory, or its parent for .vite/manifest.json]",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Where to write the manifest ('-' for stdout). [default: MANIFEST, in place]",
+)
+@click.option(
+    "--algorithm",
+    type=click.Choice(SRI_ALGORITHMS),
+    default="sha384",
+    show_default=True,
+    help="The SRI hash function.",
+)
+@click.option(
+    "--public-path",
+    default="",
+    help="A prefix the manifest's values carry that is not in the files' paths "
+    "(webpack's output.publicPath, e.g. /static/).",
+)
+def integrity_command(
+    manifest: Path, root: Path | None, output: str | None, algorithm: str, public_path: str
+) -> None:
+    """Add SRI hashes to a bundler's manifest that has none.
+
+    A Vite manifest (build.manifest: true) gets an "integrity" field on every entry, as
+    vite-plugin-manifest-sri writes it, and an entry of its own for each CSS file listed
+    only in a chunk's "css" (the shape Vite writes for shared CSS). A JSON mapping
+    (webpack-manifest-plugin) gets {"src": ..., "integrity": ...} values, as
+    webpack-assets-manifest writes them. Run it after each build, before the manifest is
+    deployed; entry_tags() then adds integrity= and crossorigin= to its tags.
+
+    \b
+    Examples:
+      python -m quart_cdn integrity dist/.vite/manifest.json
+      python -m quart_cdn integrity build/manifest.json --root build --public-path /static/
+    """
+    out = None if output == "-" else Path(output) if output else manifest
+    try:
+        data = json.loads(manifest.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"cannot read {str(manifest)!r} as JSON: {exc}") from exc
+    with _errors():
+        try:
+            result = add_integrity(
+                data,
+                root or _default_root(manifest),
+                algorithm=algorithm,
+                public_path=public_path,
+            )
+        except IntegrityError as exc:
+            raise click.ClickException(f"{str(manifest)!r}: {exc}") from exc
+        text = json.dumps(result, indent=2, ensure_ascii=False) + "\n"
+        _emit(text.encode("utf-8"), out)
+    if out is not None:
+        click.echo(f"Wrote SRI hashes for {len(result)} entries to {out}", err=True)

@@ -176,8 +176,9 @@ def checksum_manifest(digests: Mapping[str, str], *, url_path: str) -> bytes:
     return "".join(lines).encode("utf-8")
 
 
-def mapping_manifest(mapping: Mapping[str, str]) -> bytes:
-    """A JSON object, keys sorted, as webpack-manifest-plugin writes it."""
+def mapping_manifest(mapping: Mapping[str, object]) -> bytes:
+    """A JSON object, keys sorted, as webpack-manifest-plugin (or, with ``{"src",
+    "integrity"}`` values, webpack-assets-manifest) writes it."""
     text = json.dumps(dict(mapping), sort_keys=True, indent=2, ensure_ascii=False)
     return (text + "\n").encode("utf-8")
 

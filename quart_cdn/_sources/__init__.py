@@ -10,8 +10,6 @@ one line in the table; a source that no URL names is passed to the adapter direc
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
-from typing import Final
 from urllib.parse import urlsplit
 
 from .._config import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT
@@ -27,8 +25,10 @@ __all__ = [
     "source_for",
 ]
 
-#: URL scheme -> ``"module:Class"`` (module relative to this package). ``""`` is a plain path.
-SCHEMES: Final[Mapping[str, str]] = {
+#: URL scheme -> ``"module:Class"``; a module name starting with ``.`` is relative to this
+#: package. ``""`` is a plain path. A package of one's own may add a line (``"gs":
+#: "mypackage.gcs:GCSManifestSource"``) before the app is set up.
+SCHEMES: dict[str, str] = {
     "": ".file:FileManifestSource",
     "file": ".file:FileManifestSource",
     "http": ".http:UrlManifestSource",

@@ -22,7 +22,7 @@ import anyio.to_thread
 from .._config import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT
 from .._manifest import Manifest, parse_manifest_async
 from ..exceptions import ManifestLoadError
-from .integrity import IntegrityError, check_integrity
+from .truncation import TruncationError, check_integrity
 
 __all__ = ["ErrorTable", "ManifestSource", "cut", "leaf_exception"]
 
@@ -172,7 +172,7 @@ class ManifestSource:
                 digest, body = await anyio.to_thread.run_sync(_digest_and_check, data)
             else:
                 digest, body = _digest_and_check(data)
-        except IntegrityError as exc:
+        except TruncationError as exc:
             raise self._fail(str(exc)) from exc
         previous = self._manifest
         if previous is not None and digest == self._digest:

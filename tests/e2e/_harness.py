@@ -220,6 +220,7 @@ http {{
             proxy_cache_valid 200 1d;
             proxy_ignore_headers Cache-Control Expires Set-Cookie;
             add_header X-Cache-Status $upstream_cache_status always;
+{extra}
         }}
     }}
 }}
@@ -229,7 +230,12 @@ http {{
 class Nginx:
     """nginx on ``port`` as a caching reverse proxy in front of ``upstream``."""
 
-    def __init__(self, executable: str, tmp: Path, port: int, upstream: int) -> None:
+    def __init__(
+        self, executable: str, tmp: Path, port: int, upstream: int, *, cors: bool = False
+    ) -> None:
+        # cors: add Access-Control-Allow-Origin itself (module scripts and SRI-checked files
+        # from another host need it), for apps that do not send it.
+        self.extra = "            add_header Access-Control-Allow-Origin * always;" if cors else ""
         self.executable = executable
         self.tmp = tmp
         self.port = port
@@ -245,7 +251,9 @@ class Nginx:
         # so that they can read and write our (private) temporary directory.
         user = "user root;" if os.geteuid() == 0 else ""
         conf.write_text(
-            NGINX_CONF.format(user=user, tmp=self.tmp, port=self.port, upstream=self.upstream)
+            NGINX_CONF.format(
+                user=user, tmp=self.tmp, port=self.port, upstream=self.upstream, extra=self.extra
+            )
         )
         args = [self.executable, "-p", str(self.tmp), "-c", str(conf), "-e", "stderr"]
         self.process = Process("nginx", args, self.tmp / "nginx.out")
@@ -284,7 +292,7 @@ class App:
         static: Path,
         cdn_host: str,
         manifest: Path | None,
-        refresh: float = 0.5,
+        refresh: float = 1.0,
     ) -> None:
         self.tmp = tmp
         self.port = port
@@ -353,7 +361,7 @@ class Site:
     nginx: str
     tmp: Path
     versioned: bool = True
-    refresh: float = 0.5
+    refresh: float = 1.0
     #: Ports to use when they are free (the screenshots like stable ones); else any free port.
     ports: tuple[int, int] | None = None
     stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)

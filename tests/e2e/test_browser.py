@@ -62,7 +62,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chromium]:
 def versioned_site(tmp_path: Path) -> Iterator[Site]:
     """The example app versioning its URLs by a checksum manifest, reloaded every 0.5 s."""
     assert NGINX is not None
-    with Site(NGINX, tmp_path, versioned=True, refresh=0.5) as site:
+    with Site(NGINX, tmp_path, versioned=True, refresh=1.0) as site:
         yield site
 
 

@@ -164,7 +164,7 @@ async def test_config_manifest_without_url_raises_value_error(app: Quart) -> Non
         await start_with_cdn(app)
 
 
-@pytest.mark.parametrize("refresh", [-1, -0.5])
+@pytest.mark.parametrize("refresh", [-1, -0.5, 0.01, 0.5])
 async def test_config_negative_refresh_raises_value_error(
     app: Quart, manifest: Path, refresh: float
 ) -> None:

@@ -68,7 +68,7 @@ async def test_spa_deep_links_follow_each_published_release(
     v1 = build.build(source, public)
     monkeypatch.setenv("SPA_PUBLIC_DIR", str(public))
     monkeypatch.setenv("CDN_DOMAIN", DOMAIN)
-    monkeypatch.setenv("CDN_MANIFEST_REFRESH", "0.2")
+    monkeypatch.setenv("CDN_MANIFEST_REFRESH", "1")
     monkeypatch.delenv("CDN_MANIFEST_URL", raising=False)
     app = load("app", monkeypatch).create_app()
     cdn = app.extensions["cdn"]

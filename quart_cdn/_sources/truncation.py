@@ -23,7 +23,7 @@ import re
 from typing import Final
 
 __all__ = [
-    "IntegrityError",
+    "TruncationError",
     "check_integrity",
     "check_last_line",
     "seal_checksum_lines",
@@ -45,7 +45,7 @@ _FIRST_CHAR: Final = re.compile(rb"[^\s\xef\xbb\xbf]")
 _CHECKSUM_START: Final = re.compile(rb"\\?[0-9A-Fa-f]{8,}[ \t]")
 
 
-class IntegrityError(ValueError):
+class TruncationError(ValueError):
     """The bytes are not the whole manifest: the message says what was found (a clause that
     follows the manifest's name)."""
 
@@ -76,7 +76,7 @@ def verify_seal(data: bytes) -> bytes:
     """``data`` without its seal once the seal matches; unsealed data is returned as it is.
 
     Raises:
-        IntegrityError: the seal is malformed, or the bytes after it are not those it was
+        TruncationError: the seal is malformed, or the bytes after it are not those it was
             made for (cut short, or changed after it was written).
     """
     if data.startswith(_LINE_MARK):
@@ -88,17 +88,17 @@ def verify_seal(data: bytes) -> bytes:
         rest = data[match.end() :] if match else b""
         prefix = b"{"
     elif len(data) > 1 and _LINE_MARK.startswith(data):  # a cut JSON fails to parse anyway
-        raise IntegrityError(f"is only the start of a quart-cdn seal ({data[:40]!r}): cut short")
+        raise TruncationError(f"is only the start of a quart-cdn seal ({data[:40]!r}): cut short")
     else:
         return data
     if match is None:
         first = data.split(b"\n", 1)[0][:80].decode("utf-8", "replace")
-        raise IntegrityError(f"starts with a malformed quart-cdn seal ({first!r})")
+        raise TruncationError(f"starts with a malformed quart-cdn seal ({first!r})")
     announced, expected = int(match[1]), match[2].decode()
     if hashlib.sha256(rest).hexdigest() != expected:
         whole_lines = rest[: rest.rfind(b"\n") + 1]
         arrived = f", {_entries(whole_lines)} arrived" if prefix == b"" else ""
-        raise IntegrityError(
+        raise TruncationError(
             f"does not match its seal ({announced} entries announced{arrived}, sha256 differs): "
             "it was cut short or changed after quart-cdn wrote it"
         )
@@ -110,7 +110,7 @@ def check_last_line(data: bytes) -> None:
     data and lines that are no checksum lines pass (the parser judges those).
 
     Raises:
-        IntegrityError: the last line is a checksum line without its newline.
+        TruncationError: the last line is a checksum line without its newline.
     """
     first = _FIRST_CHAR.search(data)
     if first is None or data[first.start() : first.start() + 1] in (b"{", b"["):
@@ -119,7 +119,7 @@ def check_last_line(data: bytes) -> None:
     tail = data[last + 1 :]
     if _CHECKSUM_START.match(tail):
         shown = tail[-60:].decode("utf-8", "replace")
-        raise IntegrityError(
+        raise TruncationError(
             f"ends in a line without a newline (...{shown!r}): it was cut short; "
             "checksum manifests end every line with one, as md5sum writes them"
         )

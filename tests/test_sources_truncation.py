@@ -9,8 +9,8 @@ import pytest
 
 from quart_cdn import ManifestParseError, parse_manifest
 from quart_cdn._cli.digest import mapping_manifest
-from quart_cdn._sources.integrity import (
-    IntegrityError,
+from quart_cdn._sources.truncation import (
+    TruncationError,
     check_integrity,
     check_last_line,
     seal_checksum_lines,
@@ -36,7 +36,7 @@ def test_seal_round_trip_and_every_cut_refused(body: bytes, sealed: bytes) -> No
             with pytest.raises(ManifestParseError):  # too short to be a seal: not JSON either
                 parse_manifest(check_integrity(cut))
         else:
-            with pytest.raises(IntegrityError):
+            with pytest.raises(TruncationError):
                 check_integrity(cut)
 
 
@@ -51,19 +51,19 @@ def test_seal_json_is_json_with_the_seal_first() -> None:
 def test_seal_mismatch_says_what_arrived() -> None:
     sealed = seal_checksum_lines(LINES)
     cut = sealed[: sealed.index(b"static/f005")]
-    with pytest.raises(IntegrityError, match=r"12 entries announced, 5 arrived, sha256 differs"):
+    with pytest.raises(TruncationError, match=r"12 entries announced, 5 arrived, sha256 differs"):
         verify_seal(cut)
 
 
 def test_seal_changed_byte_refused() -> None:
     sealed = bytearray(seal_checksum_lines(LINES))
     sealed[-5] ^= 1
-    with pytest.raises(IntegrityError, match=r"cut short or changed after quart-cdn wrote it"):
+    with pytest.raises(TruncationError, match=r"cut short or changed after quart-cdn wrote it"):
         verify_seal(bytes(sealed))
 
 
 def test_malformed_seal_refused() -> None:
-    with pytest.raises(IntegrityError, match=r"starts with a malformed quart-cdn seal"):
+    with pytest.raises(TruncationError, match=r"starts with a malformed quart-cdn seal"):
         verify_seal(b"# quart-cdn manifest: many entries\n" + LINES)
 
 
@@ -77,7 +77,7 @@ def test_unsealed_data_passes_unchanged(data: bytes) -> None:
     [b"0000000000000000  static/half", b"0000000000000000 ", b"\\0000000000000000  a\\\\b"],
 )
 def test_checksum_line_without_newline_refused(tail: bytes) -> None:
-    with pytest.raises(IntegrityError, match=r"ends in a line without a newline"):
+    with pytest.raises(TruncationError, match=r"ends in a line without a newline"):
         check_last_line(LINES + tail)
 
 
