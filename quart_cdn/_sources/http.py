@@ -260,7 +260,7 @@ class UrlManifestSource(ManifestSource):
         if received is not None and declared.isdigit() and received < int(declared):
             raise self._fail(
                 f"broke off mid-answer: {received} of the {declared} bytes its Content-Length "
-                "announced arrived; is a proxy or the server cutting connections?"
+                "announced arrived (a proxy or the server may be cutting connections)"
             )
         manifest = await self._accept(body)
         validators = {}
@@ -289,8 +289,8 @@ class UrlManifestSource(ManifestSource):
         except DecodeError as exc:
             encoding = ", ".join(codings)
             raise self._fail(
-                f"sent a {encoding} body that is cut short or corrupt ({exc}); is a proxy or the "
-                "server cutting connections?"
+                f"sent a {encoding} body that is cut short or corrupt ({exc}); a proxy or the "
+                "server may be cutting connections"
             ) from exc
         return pieces, None if consumed else received
 

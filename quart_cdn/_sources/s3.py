@@ -293,7 +293,7 @@ class S3ManifestSource(ManifestSource):
         if md5 is not None and digest.hexdigest() != md5:
             raise self._fail(
                 f"arrived damaged: its MD5 {digest.hexdigest()} differs from its ETag {md5}; "
-                "was it cut short on the way?"
+                "it was cut short or changed on the way"
             )
         return pieces
 
