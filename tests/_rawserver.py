@@ -10,6 +10,7 @@ answer says ``close``. Handler threads are daemons; :meth:`RawServer.stop` (also
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import socket
 import threading
@@ -140,5 +141,6 @@ class RawServer:
             except OSError:
                 return
             if answer.close:
-                conn.shutdown(socket.SHUT_WR)
+                with contextlib.suppress(OSError):  # the client may have gone already
+                    conn.shutdown(socket.SHUT_WR)
                 return
