@@ -115,6 +115,11 @@ class RawServer:
                 sock.close()
 
     def _serve(self, conn: socket.socket) -> None:
+        # stop() may close the socket under this thread at any point: that ends it quietly.
+        with contextlib.suppress(OSError):
+            self._answer_requests(conn)
+
+    def _answer_requests(self, conn: socket.socket) -> None:
         buffer = b""
         conn.settimeout(0.05)
         while not self._stopped.is_set():
