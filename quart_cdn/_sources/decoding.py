@@ -39,9 +39,12 @@ MAX_LAYERS: Final = 2
 SLICE: Final = 64 * 1024
 # The event loop is given back at least this often while a body is decoded.
 _YIELD_EVERY: Final = 0.002
-# Brotli input is fed this much at a time: the decoder fills its window from whatever it
-# is given before honouring output_buffer_limit (64 KiB of a bomb: ~11 ms in one call).
-_BROTLI_INPUT: Final = 1024
+# Brotli input is fed a little at a time: the decoder fills its window from whatever it is
+# given before honouring output_buffer_limit (1 KiB of a bomb: ~5 ms in one call, 64 KiB:
+# ~11 ms). The step starts small and doubles while calls stay under _BROTLI_FAST seconds,
+# so real bodies still decode in large steps.
+_BROTLI_INPUT: Final = (64, 64 * 1024)
+_BROTLI_FAST: Final = 0.0005
 # Without output_buffer_limit (brotli < 1.2), less still.
 _BROTLI_FALLBACK_INPUT: Final = 256
 
@@ -138,6 +141,7 @@ class _Brotli(_Layer):
         self._d = module.Decompressor()
         self._error: type[Exception] = module.error
         self._limited = limited
+        self._step = _BROTLI_INPUT[0]
 
     @property
     def eof(self) -> bool:
@@ -154,9 +158,14 @@ class _Brotli(_Layer):
                     return b""
                 if self._d.is_finished():
                     raise DecodeError(f"{len(self.pending)} bytes follow the end of the br data")
-                piece = self.pending[:_BROTLI_INPUT]
-                self.pending = self.pending[_BROTLI_INPUT:]
-                return bytes(self._d.process(piece, output_buffer_limit=limit))
+                piece, self.pending = self.pending[: self._step], self.pending[self._step :]
+                started = time.perf_counter()
+                out = bytes(self._d.process(piece, output_buffer_limit=limit))
+                if time.perf_counter() - started < _BROTLI_FAST:
+                    self._step = min(self._step * 2, _BROTLI_INPUT[1])
+                else:
+                    self._step = _BROTLI_INPUT[0]
+                return out
             piece = self.pending[:_BROTLI_FALLBACK_INPUT]
             self.pending = self.pending[_BROTLI_FALLBACK_INPUT:]
             return bytes(self._d.process(piece))
