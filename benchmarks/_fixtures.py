@@ -16,7 +16,17 @@ from quart import Quart, render_template
 
 from quart_cdn import CDN
 
-__all__ = ["FILE", "FORMATS", "PAGE_FILES", "Site", "make_app", "make_site", "manifest_bytes"]
+__all__ = [
+    "BAD_VARIANTS",
+    "FILE",
+    "FORMATS",
+    "PAGE_FILES",
+    "Site",
+    "bad_manifest_bytes",
+    "make_app",
+    "make_site",
+    "manifest_bytes",
+]
 
 FORMATS = ("checksum", "json", "vite")
 #: The 50 static files the benchmark page links to; FILE is the one timed on its own.
@@ -55,6 +65,28 @@ def manifest_bytes(kind: str, entries: int, *, salt: int = 0) -> bytes:
         }
         return json.dumps(vite, indent=2).encode()
     raise ValueError(kind)
+
+
+#: Ways to spoil a large manifest at its very end, per format: what a parser meets last.
+BAD_VARIANTS: dict[str, tuple[str, ...]] = {
+    "checksum": ("bad line at the end",),
+    "json": ("trailing comma", "bad value at the end"),
+    "vite": ("trailing comma", "bad value at the end"),
+}
+
+
+def bad_manifest_bytes(kind: str, entries: int, variant: str) -> bytes:
+    """:func:`manifest_bytes` spoilt at the end as ``variant`` (one of BAD_VARIANTS[kind])."""
+    data = manifest_bytes(kind, entries)
+    if kind == "checksum" and variant == "bad line at the end":
+        return data + b"not a checksum line\n"
+    if kind in ("json", "vite") and variant == "trailing comma":
+        assert data.endswith(b"\n}")
+        return data[:-2] + b",\n}"
+    if kind in ("json", "vite") and variant == "bad value at the end":
+        bad = b'"bad": 5' if kind == "json" else b'"bad": {"file": 5}'
+        return data[:-2] + b",\n  " + bad + b"\n}"
+    raise ValueError((kind, variant))
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,14 @@ For each format and source it measures, through the same ``CDNCore`` an app uses
   load imports modules);
 * the CPU time (``time.process_time``: every thread of the process) of a refresh that finds
   the manifest unchanged (same file identity, or an HTTP 304);
-* the memory the loaded manifest keeps (``tracemalloc``), in a separate pass.
+* the memory the loaded manifest keeps (``tracemalloc``), in a separate pass;
+* the event loop's lag and the time while a reload refuses the same manifest spoilt at its
+  very end (``BAD_VARIANTS``: a trailing comma, a value of the wrong type, a bad line), the
+  case that used to send the parser back over the whole text;
+* the parser alone (``_manifest._steps``, the generator both parsers have been): its CPU
+  time and its longest step between two yields, in this thread's CPU time
+  (``time.thread_time``), which other processes on a shared machine do not inflate as they
+  do the loop's lag.
 
 The HTTP server runs in a subprocess (``_http_server.py``) so its own work is not counted.
 """
@@ -27,10 +34,12 @@ import tracemalloc
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-from _fixtures import FORMATS, manifest_bytes, write_atomically
+from _fixtures import BAD_VARIANTS, FORMATS, bad_manifest_bytes, manifest_bytes, write_atomically
 
 from quart_cdn._config import CDNConfig
 from quart_cdn._core import CDNCore
+from quart_cdn._manifest import _steps
+from quart_cdn.exceptions import ManifestParseError
 
 __all__ = ["run_manifest"]
 
@@ -150,6 +159,58 @@ async def _lag_and_cpu(
     return {name: min(values) for name, values in out.items()}
 
 
+async def _refused(
+    location: str, path: Path, kind: str, entries: int, runs: int
+) -> dict[str, tuple[float, float]]:
+    """Per variant of BAD_VARIANTS: (time, worst lag) of a reload that refuses it, best run."""
+    await _warm_up(location, path, kind)
+    write_atomically(path, manifest_bytes(kind, entries))
+    versioner = _versioner(location)
+    refresher = versioner.refresher
+    assert refresher is not None
+    await versioner.start()
+    out: dict[str, tuple[float, float]] = {}
+    try:
+        for variant in BAD_VARIANTS[kind]:
+            data = bad_manifest_bytes(kind, entries, variant)
+            times, lags = [], []
+            for _ in range(runs):
+                write_atomically(path, data)
+                gc.collect()
+                async with Ticker().running() as ticker:
+                    started = time.perf_counter()
+                    try:
+                        await refresher.refresh()
+                    except ManifestParseError:
+                        pass
+                    else:
+                        raise AssertionError(f"{kind} with {variant} was accepted")
+                    times.append(time.perf_counter() - started)
+                lags.append(ticker.worst)
+            out[variant] = (min(times), min(lags))
+    finally:
+        await versioner.stop()
+    return out
+
+
+def _parser_steps(data: bytes, runs: int) -> tuple[float, float]:
+    """CPU time of the parser and of its longest step, best of ``runs`` (thread time)."""
+    total = longest = float("inf")
+    for _ in range(runs):
+        gc.collect()
+        steps, worst, started = _steps(data, "bench"), 0.0, time.thread_time()
+        while True:
+            step = time.thread_time()
+            try:
+                next(steps)
+            except (StopIteration, ManifestParseError):
+                worst = max(worst, time.thread_time() - step)
+                break
+            worst = max(worst, time.thread_time() - step)
+        total, longest = min(total, time.thread_time() - started), min(longest, worst)
+    return total, longest
+
+
 async def _memory(path: Path) -> tuple[float, float]:
     gc.collect()
     tracemalloc.start()
@@ -210,6 +271,35 @@ async def run_manifest(
                         cpu,
                         cpu * 1e3,
                         "< 1 ms",
+                    )
+                )
+            refused = await _refused(str(path), path, kind, entries, runs)
+            for variant, (seconds, lag) in refused.items():
+                print(
+                    f"  {kind + ', file':<16} {variant}: refused in {seconds * 1e3:.0f} ms, "
+                    f"worst lag {lag * 1e3:.1f} ms"
+                )
+                rows.append(
+                    ("4", f"{kind} with {variant}: worst loop lag (ms)", lag, lag * 1e3, "≤ 5 ms")
+                )
+            write_atomically(path, data)
+            variants = [("", data)] + [
+                (f" with {variant}", bad_manifest_bytes(kind, entries, variant))
+                for variant in BAD_VARIANTS[kind]
+            ]
+            for label, body in variants:
+                cpu, step = _parser_steps(body, runs)
+                print(
+                    f"  {kind + ', parser':<16} {label.strip() or 'as is'}: {cpu * 1e3:.0f} ms "
+                    f"CPU, longest step {step * 1e3:.2f} ms CPU"
+                )
+                rows.append(
+                    (
+                        "4",
+                        f"{kind}{label}: longest parser step, CPU (ms)",
+                        step,
+                        step * 1e3,
+                        "≤ 5 ms",
                     )
                 )
             if memory:

@@ -72,6 +72,7 @@ class CDNCore:
                     setting=key("manifest_url"),
                     max_bytes_setting=key("manifest_max_bytes"),
                 )
+            source.cdn = config.domain.lower() if config.domain else None
             self.refresher = ManifestRefresher(
                 source,
                 interval=config.manifest_refresh,

@@ -13,7 +13,6 @@ import contextlib
 import logging
 import os
 from collections.abc import Hashable
-from typing import Final
 
 from ._cache import MAX_CACHE_BYTES, Budget
 from ._config import CDNConfig
@@ -24,9 +23,6 @@ from .exceptions import ManifestNotLoadedError, NotInManifestError
 __all__ = ["Versioner", "safe_join"]
 
 logger = logging.getLogger("quart_cdn")
-
-#: How many manifests' sets of listed files are kept (the one in force, the one before).
-MAX_NAME_SETS: Final = 2
 
 
 def safe_join(folder: str, filename: str) -> str | None:
@@ -55,9 +51,6 @@ class Versioner:
         self._warned: set[Hashable] = set()
         self._warned_budget = Budget(max_bytes)
         self._log = LogLimiter(logger)
-        # The files each recent manifest lists, by id (the manifest is held, so its id is
-        # not reused while it is here); built at the first miss that needs them.
-        self._names: dict[int, tuple[Manifest, frozenset[str]]] = {}
 
     def warn_once(self, key: Hashable, message: str, *args: object) -> None:
         """Log the warning ``message % args`` once per ``key``.
@@ -74,8 +67,9 @@ class Versioner:
         cut_args = tuple(cut(arg) if isinstance(arg, str) else arg for arg in args)
         self._log.log(logging.WARNING, message, *cut_args)
 
-    def mtime(self, folder: str, filename: str) -> int | None:
-        """``int(mtime)`` of ``folder/filename``: read once, then cached (a miss too)."""
+    def mtime(self, folder: str, filename: str, *, warn: bool = True) -> int | None:
+        """``int(mtime)`` of ``folder/filename``: read once, then cached (a miss too); a
+        missing file is warned about once, unless ``warn`` is false."""
         key = (folder, filename)
         try:
             return self._mtimes[key]
@@ -86,7 +80,7 @@ class Versioner:
         if path is not None:
             with contextlib.suppress(OSError):
                 value = int(os.stat(path).st_mtime)
-        if value is None:
+        if value is None and warn:
             self.warn_once(
                 ("mtime", folder, filename),
                 "Static file %r not found in %r; its CDN URL gets no t= version",
@@ -140,9 +134,14 @@ class Versioner:
                 hashed = self._hashed(manifest, url_key, filename)
                 if hashed is not None:
                     return hashed, None
-                if filename and self._lists(manifest, url_key, filename):
-                    return None, None  # an already hashed file: its own URL, no version
-                self._miss(url_key)
+                if filename and (listed := self._listed(manifest, url_key, filename)):
+                    # An already hashed file: its own URL, no version.
+                    return (None if listed == filename else listed), None
+                # A file the bundler copied without listing it (Vite's public/, robots.txt)
+                # takes the timestamp rule, without a word; a checksum manifest lists every
+                # file it versions, so there the miss stands.
+                if not folder or not filename or self.mtime(folder, filename, warn=False) is None:
+                    self._miss(url_key)
         if config.timestamp and folder is not None and filename:
             mtime = self.mtime(folder, filename)
             if mtime is not None:
@@ -151,33 +150,34 @@ class Versioner:
 
     @staticmethod
     def _hashed(manifest: Manifest, url_key: str, filename: str | None) -> str | None:
+        """The hashed name of ``filename``, relative to the endpoint's folder.
+
+        The key may be written with the endpoint's URL path in front (``static/js/app.js``),
+        and a value may carry it too, as a bundler's public path (``/static/app.1a2b.js``:
+        webpack's ``publicPath: '/static/'``, Encore): it is taken off, never doubled.
+        """
         if not filename:
             return None
-        # The key may be written with the endpoint's URL path in front ("static/js/app.js"),
-        # and then its value may be too; the result is always relative to the folder.
         hashed: str | None = manifest.get(url_key)
-        if hashed is not None and url_key.endswith(filename):
-            prefix = url_key[: len(url_key) - len(filename)]
-            return hashed[len(prefix) :] if prefix and hashed.startswith(prefix) else hashed
-        return manifest.get(filename)  # type: ignore[no-any-return]
+        if hashed is None:
+            hashed = manifest.get(filename)
+            if hashed is None:
+                return None
+        prefix = url_key[: len(url_key) - len(filename)] if url_key.endswith(filename) else ""
+        return hashed[len(prefix) :] if prefix and hashed.startswith(prefix) else hashed
 
-    def _lists(self, manifest: Manifest, url_key: str, filename: str) -> bool:
-        """Whether ``manifest`` lists ``filename`` (or ``url_key``) as a file it made: a
-        mapping's value, or a file of its entries (a Vite chunk's CSS, an entrypoint's JS)."""
-        names = self._names.get(id(manifest))
-        if names is None or names[0] is not manifest:
-            files = set(manifest.values())
-            graph = manifest.entries
-            for chunk in graph.chunks.values():
-                files.add(chunk.file)
-                files.update(chunk.css, chunk.assets)
-            for entrypoint in graph.entrypoints.values():
-                files.update(entrypoint.js, entrypoint.css)
-            files.update(graph.integrity)
-            if len(self._names) >= MAX_NAME_SETS:  # the oldest manifests go first
-                del self._names[next(iter(self._names))]
-            names = self._names[id(manifest)] = (manifest, frozenset(files))
-        return filename in names[1] or url_key in names[1]
+    @staticmethod
+    def _listed(manifest: Manifest, url_key: str, filename: str) -> str | None:
+        """``filename`` as the file it is, when the manifest lists it as a file it made
+        (a value, an entry's CSS or chunk): ``filename`` itself, or, when it was written with
+        the endpoint's URL path in front (an Encore or ``publicPath: '/static/'`` file), the
+        name below that path. ``None`` when the manifest does not list it."""
+        prefix = url_key[: len(url_key) - len(filename)] if url_key.endswith(filename) else ""
+        if prefix and filename.startswith(prefix) and manifest.lists(filename):
+            return filename[len(prefix) :]
+        if manifest.lists(filename) or manifest.lists(url_key):
+            return filename
+        return None
 
     def _miss(self, url_key: str) -> None:
         if self.config.manifest_strict:

@@ -297,7 +297,7 @@ FAULTS = [
     content("json-list", r"wrong shape.*got list", b'["js/app.js"]'),
     content("json-number", r"wrong shape.*got int", b"42"),
     content("json-wrong-value-type", r"value 5 of type int", b'{"js/app.js": 5}'),
-    content("vite-without-file", r"has no 'file'", b'{"src/main.js": {"css": []}}'),
+    content("vite-without-file", r"neither 'file'", b'{"src/main.js": {"css": []}}'),
     content("not-utf8", r"is not UTF-8 text", b"\xff\xfe\x00a  static/js/app.js\n"),
     content(
         "over-size-cap",

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from .._manifest import MAX_ENTRY_LENGTH, _check_relative
+from .._manifest._names import MAX_ENTRY_LENGTH, check_name
 from ..exceptions import CDNError, ManifestParseError
 
 __all__ = [
@@ -135,7 +135,7 @@ def name_problem(path: str, *, kind: str) -> str | None:
         return f"its path is longer than {MAX_ENTRY_LENGTH - HASH_LENGTH - 1} characters"
     if kind == "mapping":
         try:
-            _check_relative(path, "name", None)
+            check_name(path, "name", None)
         except ManifestParseError:
             return "its name holds a control character, a backslash, '?' or '#'"
         return None

@@ -1,54 +1,51 @@
-"""The entry graph: Vite chunks and webpack/Encore entrypoints, immutable and framework-free.
+"""The entry graph: Vite chunks and webpack/Encore entrypoints, as the tag makers read them.
 
-A :class:`EntryGraph` is built once per manifest load, by the parser, from the same single
-pass over the JSON. Every name in it is a file name relative to the endpoint's static folder
-(the bundler's public path already taken off), so that the adapters turn them into URLs the
-way they turn any static file name into one.
+A manifest's :attr:`~quart_cdn.Manifest.entries` is an :class:`EntryGraph` over what the
+parser read in its one pass: :class:`Chunk` and :class:`Entrypoint` are the parser's own
+records (:mod:`quart_cdn._manifest._base`). Every name in it is a file name relative to the
+endpoint's static folder, so that the adapters turn them into URLs the way they turn any
+static file name into one. The graph is a view: building it copies nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+from .._manifest._base import Chunk, Entrypoint
+
+if TYPE_CHECKING:
+    from .._manifest import Manifest
 
 __all__ = ["Chunk", "EntryGraph", "Entrypoint"]
 
 
-@dataclass(frozen=True, slots=True)
-class Chunk:
-    """One Vite manifest entry (a chunk, an entry or an asset).
+class _Chunks(Mapping[str, Chunk]):
+    """A Vite manifest's keys as chunks, made when asked for (a large manifest's 100,000
+    entries are not turned into objects up front)."""
 
-    Attributes:
-        file: the built file, relative to the static folder (``assets/main-4889e940.js``).
-        css: the CSS files the chunk itself needs, in the manifest's order.
-        imports: keys of the chunks it imports statically (to follow, and to preload).
-        dynamic_imports: keys of the chunks it imports with ``import()`` (never preloaded).
-        assets: other files it references (images, fonts).
-        is_entry: the chunk is an entry point (``isEntry``).
-        integrity: its SRI hash (``sha384-...``) when the manifest has one.
-    """
+    __slots__ = ("_manifest",)
 
-    file: str
-    css: tuple[str, ...] = ()
-    imports: tuple[str, ...] = ()
-    dynamic_imports: tuple[str, ...] = ()
-    assets: tuple[str, ...] = ()
-    is_entry: bool = False
-    integrity: str | None = None
+    def __init__(self, manifest: Manifest) -> None:
+        self._manifest = manifest
 
+    def __getitem__(self, key: str) -> Chunk:
+        chunk = self._manifest.chunk(key)
+        if chunk is None:
+            raise KeyError(key)
+        return chunk
 
-@dataclass(frozen=True, slots=True)
-class Entrypoint:
-    """One webpack (webpack-assets-manifest, Symfony Encore) entrypoint: its files in order,
-    runtime and split chunks included, each relative to the static folder."""
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._manifest)
 
-    js: tuple[str, ...] = ()
-    css: tuple[str, ...] = ()
+    def __len__(self) -> int:
+        return len(self._manifest)
 
 
-def _frozen(mapping: Mapping[str, object] | None) -> Mapping[str, object]:
-    return MappingProxyType(dict(mapping or {}))
+def _frozen(mapping: Mapping[str, object]) -> Mapping[str, object]:
+    return MappingProxyType(mapping) if isinstance(mapping, dict) else mapping
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,3 +69,10 @@ class EntryGraph:
 
     def __bool__(self) -> bool:
         return bool(self.chunks or self.entrypoints)
+
+    @classmethod
+    def of(cls, manifest: Manifest, integrity: Mapping[str, str]) -> EntryGraph:
+        """The graph of ``manifest``: every key of a Vite manifest is a chunk; other
+        formats have the chunks and entrypoints their sections gave."""
+        chunks: Mapping[str, Chunk] = _Chunks(manifest) if manifest.format == "vite" else {}
+        return cls(chunks, manifest.entrypoints, integrity)

@@ -78,6 +78,8 @@ class ManifestSource:
         max_bytes: the largest manifest accepted.
         setting: the setting quoted in hints (``manifest_url=`` for Starlette).
         max_bytes_setting: the setting that gave ``max_bytes``.
+        cdn: the CDN (``CDN_DOMAIN``, lower case), set by the adapter: a file that a
+            manifest writes as a URL on it (a bundler's public path) is read as its path.
 
     Example::
 
@@ -93,6 +95,7 @@ class ManifestSource:
     timeout: float = DEFAULT_TIMEOUT
     setting: str = "CDN_MANIFEST_URL"
     max_bytes_setting: str = "CDN_MANIFEST_MAX_BYTES"
+    cdn: str | None = None
     #: What to do about a manifest that arrived gzip-compressed with nothing saying so.
     compressed_hint: str = "store it uncompressed"
     #: The errors of foreign libraries this source can meet, and how each is worded.
@@ -177,7 +180,7 @@ class ManifestSource:
         previous = self._manifest
         if previous is not None and digest == self._digest:
             return previous
-        manifest = await parse_manifest_async(body, source=self.location)
+        manifest = await parse_manifest_async(body, source=self.location, cdn=self.cdn)
         if previous is not None:
             count, shown = await anyio.to_thread.run_sync(_dropped, previous, manifest)
             if count:
