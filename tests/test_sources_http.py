@@ -80,12 +80,14 @@ async def test_url_source_bomb_refused_holding_little_more_than_the_cap(
     with _served(body, ("Content-Encoding", layers)) as server:
         tracemalloc.start()
         try:
-            with pytest.raises(ManifestLoadError, match=r"larger than the 1048576-byte cap"):
+            with pytest.raises(ManifestLoadError, match=r"larger than the 1048576-byte cap") as e:
                 await _load(server, max_bytes=CAP)
-            _, peak = tracemalloc.get_traced_memory()
+            held, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
     assert peak < 3 * CAP, f"peak {peak} bytes"
+    # The error (kept as last_error by the refresher) holds none of the decoded body.
+    assert held < CAP // 2, f"{held} bytes still held beside {e.value!r}"
 
 
 async def test_url_source_three_stacked_encodings_refused() -> None:

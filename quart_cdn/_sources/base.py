@@ -22,6 +22,7 @@ import anyio.to_thread
 from .._config import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT
 from .._manifest import Manifest, parse_manifest_async
 from ..exceptions import ManifestLoadError
+from .decoding import release
 from .truncation import TruncationError, check_integrity
 
 __all__ = ["ErrorTable", "ManifestSource", "cut", "leaf_exception"]
@@ -168,15 +169,18 @@ class ManifestSource:
         """
         size = len(data) if isinstance(data, bytes) else sum(map(len, data))
         head = data[:2] if isinstance(data, bytes) else b"".join(data[:2])[:2]
-        if head == b"\x1f\x8b":
-            raise self._fail(f"is gzip-compressed data, not a manifest; {self.compressed_hint}")
         try:
+            if head == b"\x1f\x8b":
+                raise self._fail(f"is gzip-compressed data, not a manifest; {self.compressed_hint}")
             if size > _THREAD_ABOVE:
                 digest, body = await anyio.to_thread.run_sync(_digest_and_check, data)
             else:
                 digest, body = _digest_and_check(data)
         except TruncationError as exc:
             raise self._fail(str(exc)) from exc
+        finally:
+            if isinstance(data, list):
+                await release(data)  # joined now: the pieces go, a few at a time
         previous = self._manifest
         if previous is not None and digest == self._digest:
             return previous

@@ -31,6 +31,7 @@ __all__ = [
     "Decoder",
     "decode_stream",
     "parse_content_encoding",
+    "release",
 ]
 
 #: Most compressed layers accepted in one ``Content-Encoding`` (``gzip, gzip`` is two).
@@ -39,6 +40,8 @@ MAX_LAYERS: Final = 2
 SLICE: Final = 64 * 1024
 # The event loop is given back at least this often while a body is decoded.
 _YIELD_EVERY: Final = 0.002
+# Decoded pieces freed at once before the loop gets a turn (2 MiB).
+_RELEASE_BATCH: Final = 32
 # Brotli input is fed a little at a time: the decoder fills its window from whatever it is
 # given before honouring output_buffer_limit (1 KiB of a bomb: ~5 ms in one call, 64 KiB:
 # ~11 ms). The step starts small and doubles while calls stay under _BROTLI_FAST seconds,
@@ -275,7 +278,7 @@ async def decode_stream(
         DecodeError: the data is not what ``codings`` say, or ends before its stream does.
     """
     decoder, pieces, size, received = Decoder(codings), [], 0, 0
-    since_yield = time.perf_counter()
+    since_yield, whole = time.perf_counter(), False
     try:
         async for raw in chunks:
             received += len(raw)
@@ -285,14 +288,30 @@ async def decode_stream(
                 pieces.append(piece)
                 size += len(piece)
                 if size > limit:
+                    await release(pieces)
                     raise too_big()
                 if time.perf_counter() - since_yield > _YIELD_EVERY:
                     await anyio.sleep(0)
                     since_yield = time.perf_counter()
         decoder.finish()
-    except BaseException:
-        # The error's traceback holds this frame, and the refresher keeps the error as
-        # last_error: without this it would keep up to the cap in memory.
-        pieces.clear()
+        whole = True
+    except DecodeError:
+        await release(pieces)
         raise
+    finally:
+        # The error's traceback holds this frame, and the refresher keeps the error as
+        # last_error: whatever ended the read (a timeout too), no piece stays behind.
+        if not whole:
+            pieces.clear()
     return pieces, received
+
+
+async def release(pieces: list[bytes]) -> None:
+    """Empty ``pieces`` a few at a time: freeing 32 MiB at once holds the loop for
+    milliseconds (the pages go back to the system)."""
+    try:
+        while pieces:
+            del pieces[-_RELEASE_BATCH:]
+            await anyio.sleep(0)
+    finally:
+        pieces.clear()  # cancelled on the way: the rest at once

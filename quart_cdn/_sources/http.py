@@ -20,7 +20,13 @@ from .._config import DEFAULT_MAX_BYTES
 from .._manifest import Manifest
 from ..exceptions import ManifestError
 from .base import ErrorTable, ManifestSource, cut
-from .decoding import ACCEPT_ENCODING, DecodeError, decode_stream, parse_content_encoding
+from .decoding import (
+    ACCEPT_ENCODING,
+    DecodeError,
+    decode_stream,
+    parse_content_encoding,
+    release,
+)
 
 __all__ = ["HTTP_ERRORS", "MAX_REDIRECTS", "UrlManifestSource"]
 
@@ -258,6 +264,7 @@ class UrlManifestSource(ManifestSource):
             raise self._too_big()
         body, received = await self._read_body(response, codings)
         if received is not None and declared.isdigit() and received < int(declared):
+            await release(body)
             raise self._fail(
                 f"broke off mid-answer: {received} of the {declared} bytes its Content-Length "
                 "announced arrived (a proxy or the server may be cutting connections)"

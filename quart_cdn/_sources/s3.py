@@ -46,7 +46,7 @@ from .._config import DEFAULT_MAX_BYTES
 from .._manifest import Manifest
 from ..exceptions import ManifestError, ManifestLoadError
 from .base import ErrorTable, ManifestSource, cut
-from .decoding import DecodeError, decode_stream, parse_content_encoding
+from .decoding import DecodeError, decode_stream, parse_content_encoding, release
 
 if TYPE_CHECKING:
     from aiobotocore.session import ClientCreatorContext
@@ -287,10 +287,12 @@ class S3ManifestSource(ManifestSource):
                 f"is not {encoding[:40]} data ({exc}); re-upload it, or fix its ContentEncoding"
             ) from exc
         if declared is not None and received < declared:
+            await release(pieces)
             raise self._fail(
                 f"broke off mid-answer: {received} of the {declared} bytes S3 announced arrived"
             )
         if md5 is not None and digest.hexdigest() != md5:
+            await release(pieces)
             raise self._fail(
                 f"arrived damaged: its MD5 {digest.hexdigest()} differs from its ETag {md5}; "
                 "it was cut short or changed on the way"
