@@ -39,7 +39,7 @@ MAX_LAYERS: Final = 2
 #: Largest piece of output (or of input handed to the next layer) made in one step.
 SLICE: Final = 64 * 1024
 # The event loop is given back at least this often while a body is decoded.
-_YIELD_EVERY: Final = 0.002
+_YIELD_EVERY: Final = 0.001
 # Decoded pieces freed at once before the loop gets a turn (2 MiB).
 _RELEASE_BATCH: Final = 32
 # Brotli input is fed a little at a time: the decoder fills its window from whatever it is
@@ -271,8 +271,8 @@ async def decode_stream(
     copy of a 30 MB body holds the loop for milliseconds) and the count of raw bytes.
 
     Raises ``too_big()`` as soon as more than ``limit`` decoded bytes were made, having
-    held at most one more slice per layer; gives the event loop back every couple of
-    milliseconds; calls ``on_raw`` with each raw chunk (a checksum of the raw body).
+    held at most one more slice per layer; gives the event loop back every millisecond;
+    calls ``on_raw`` with each raw chunk (a checksum of the raw body).
 
     Raises:
         DecodeError: the data is not what ``codings`` say, or ends before its stream does.
