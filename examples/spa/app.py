@@ -4,8 +4,8 @@
 this app's static folder (and the CDN's origin). The app loads the manifest at startup and
 reloads it every ``CDN_MANIFEST_REFRESH`` seconds, so a new front-end release goes live
 without restarting or redeploying the app. Every path that is neither ``/api/...`` nor
-``/static/...`` gets the ``index.html`` shell, whose ``url_for`` gives the current hashed
-CSS and JS.
+``/static/...`` gets the ``index.html`` shell, whose ``entry_tags('js/app.js')`` gives the
+current hashed CSS and JS (and a ``Link`` preload header for them).
 
 Run it from the repository root::
 

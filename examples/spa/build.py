@@ -1,11 +1,14 @@
-"""Publish the front end: a stand-in for webpack or Vite.
+"""Publish the front end: a stand-in for ``vite build`` with ``build.manifest: true``.
 
 Every file under ``frontend/`` except the ``index.html`` template (which the app renders)
 is copied into the publish folder under a content-hashed name, ``css/app.css`` becoming
-``css/app.<8 hex>.css``, and ``manifest.json`` maps each logical name to its hashed one, in
-webpack-manifest-plugin's format::
+``css/app.<8 hex>.css``, and ``manifest.json`` says so in Vite's format: the entry
+``js/app.js`` with its hashed file and the CSS it needs, and every other file by name::
 
-    {"css/app.css": "css/app.3f9a1c2e.css", "js/app.js": "js/app.b41d07aa.js"}
+    {"js/app.js": {"file": "js/app.b41d07aa.js", "src": "js/app.js", "isEntry": true,
+                   "css": ["css/app.3f9a1c2e.css"]}}
+
+The app's template loads the whole entry with ``{{ entry_tags('js/app.js') }}``.
 
 Each file is written to a temporary name and renamed into place (``os.replace``), and the
 manifest is written last, so a reader (the app's refresh task, a CDN pulling from this
@@ -35,6 +38,7 @@ SOURCE = HERE / "frontend"
 PUBLIC = HERE / "public"
 TEMPLATE = "index.html"
 MANIFEST = "manifest.json"
+ENTRY = "js/app.js"
 
 
 def hashed_name(logical: str, data: bytes) -> str:
@@ -62,8 +66,9 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 
 def build(source: Path = SOURCE, public: Path = PUBLIC) -> dict[str, str]:
-    """Publish ``source`` into ``public`` and return the manifest (logical -> hashed)."""
-    manifest: dict[str, str] = {}
+    """Publish ``source`` into ``public``, write the Vite-shaped manifest, and return the
+    hashed name of each logical one."""
+    hashed: dict[str, str] = {}
     for path in sorted(source.rglob("*")):
         logical = path.relative_to(source).as_posix()
         if not path.is_file() or logical == TEMPLATE or path.name.startswith("."):
@@ -72,10 +77,17 @@ def build(source: Path = SOURCE, public: Path = PUBLIC) -> dict[str, str]:
         name = hashed_name(logical, data)
         if not (public / name).exists():  # same name, same content: already published
             write_atomic(public / name, data)
-        manifest[logical] = name
+        hashed[logical] = name
+    css = [name for logical, name in hashed.items() if logical.endswith(".css")]
+    manifest: dict[str, dict[str, object]] = {
+        logical: {"file": name, "src": logical}
+        for logical, name in hashed.items()
+        if not logical.endswith(".css")
+    }
+    manifest[ENTRY].update(isEntry=True, css=css)
     body = json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n"
     write_atomic(public / MANIFEST, body)  # last: it switches the release
-    return manifest
+    return hashed
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -43,12 +43,18 @@ def test_spa_build_publishes_hashed_files_and_manifest(source: Path, tmp_path: P
     public = tmp_path / "public"
     command = [sys.executable, str(SPA / "build.py"), "--source", str(source)]
     subprocess.run([*command, "--public", str(public)], check=True, capture_output=True)
-    v1 = json.loads((public / "manifest.json").read_text())
+    m1 = json.loads((public / "manifest.json").read_text())
     (source / "js" / "app.js").write_text("console.log('v2');\n")
     subprocess.run([*command, "--public", str(public)], check=True, capture_output=True)
-    v2 = json.loads((public / "manifest.json").read_text())
+    m2 = json.loads((public / "manifest.json").read_text())
 
-    assert set(v1) == set(v2) == {"css/app.css", "js/app.js"}
+    # Vite's shape: the entry, its file and the CSS it needs.
+    assert set(m1) == set(m2) == {"js/app.js"}
+    assert m1["js/app.js"]["isEntry"] is True and m1["js/app.js"]["src"] == "js/app.js"
+    v1, v2 = (
+        {"js/app.js": m["js/app.js"]["file"], "css/app.css": m["js/app.js"]["css"][0]}
+        for m in (m1, m2)
+    )
     assert re.fullmatch(r"css/app\.[0-9a-f]{8}\.css", v1["css/app.css"])
     assert re.fullmatch(r"js/app\.[0-9a-f]{8}\.js", v1["js/app.js"])
     assert v2["css/app.css"] == v1["css/app.css"]
@@ -76,7 +82,8 @@ async def test_spa_deep_links_follow_each_published_release(
 
     async with app.test_app() as test_app:
         client = test_app.test_client()
-        page1 = await (await client.get("/some/deep/link")).get_data(as_text=True)
+        response1 = await client.get("/some/deep/link")
+        page1, link1 = await response1.get_data(as_text=True), response1.headers["Link"]
         home = await client.get("/")
         api = await client.get("/api/hello")
         api_missing = await client.get("/api/nope")
@@ -98,8 +105,13 @@ async def test_spa_deep_links_follow_each_published_release(
     assert refresher.task is None
 
     for page, release in ((page1, v1), (page2, v2)):
-        assert f'href="http://{DOMAIN}/static/{release["css/app.css"]}"' in page
-        assert f'src="http://{DOMAIN}/static/{release["js/app.js"]}"' in page
+        css, js = (
+            f"http://{DOMAIN}/static/{release[name]}" for name in ("css/app.css", "js/app.js")
+        )
+        assert f'<link rel="stylesheet" href="{css}">' in page
+        assert f'<script type="module" src="{js}"></script>' in page
+        assert page.index(css) < page.index(js)  # CSS first
+    assert f"<http://{DOMAIN}/static/{v1['css/app.css']}>; rel=preload; as=style" in link1
     assert v1["css/app.css"] != v2["css/app.css"]
     assert home.status_code == 200
     assert await api.get_json() == {"message": "Hello from the API"}
