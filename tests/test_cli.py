@@ -17,8 +17,7 @@ from typing import IO
 import pytest
 from click.testing import CliRunner, Result
 
-from quart_cdn import _cli
-from quart_cdn._cli import digest as _digest, main
+from quart_cdn._cli import _shell, digest as _digest, main
 from quart_cdn._manifest import Manifest, parse_manifest as _parse_manifest
 from quart_cdn._sources.truncation import verify_seal
 
@@ -158,7 +157,7 @@ def test_large_tree(tmp_path: Path) -> None:
 
 def test_progress_bar_goes_to_stderr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With a bar shown, stdout still holds nothing but the manifest."""
-    monkeypatch.setattr(_cli, "_show_progress", lambda count: True)
+    monkeypatch.setattr(_shell, "show_progress", lambda count: True)
     static = make_tree(tmp_path / "static", {f"f{i}.txt": b"x" for i in range(300)})
     result = run("manifest", static, "-o", "-")
     assert len(parse_manifest(result.stdout_bytes)) == 300
@@ -166,7 +165,7 @@ def test_progress_bar_goes_to_stderr(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 
 def test_no_progress_bar_for_a_pipe(static: Path) -> None:
-    assert not _cli._show_progress(10_000)  # CliRunner's stderr is no tty
+    assert not _shell.show_progress(10_000)  # CliRunner's stderr is no tty
 
 
 def test_unreadable_file_is_named(static: Path, tmp_path: Path) -> None:
@@ -360,44 +359,6 @@ def test_digest_skips_names_a_mapping_cannot_hold(static: Path) -> None:
     result = run("digest", static)
     assert "skipped 'what?.css'" in result.stderr
     assert "what?.css" not in parse_manifest((static / "manifest.json").read_bytes())
-
-
-# the pure helpers ------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("name", "hashed"),
-    [
-        ("css/app.css", "css/app.0123abcd.css"),
-        ("app.min.js", "app.min.0123abcd.js"),
-        ("LICENSE", "LICENSE.0123abcd"),
-        (".htaccess", ".htaccess.0123abcd"),
-    ],
-)
-def test_hashed_name(name: str, hashed: str) -> None:
-    assert _digest.hashed_name(name, "0123abcdef") == hashed
-
-
-def test_checksum_manifest_escapes_like_md5sum() -> None:
-    data = _digest.checksum_manifest({"a\\b\nc": "0" * 32, "z": "f" * 32}, url_path="static")
-    assert data == b"\\" + b"0" * 32 + b"  static/a\\\\b\\nc\n" + b"f" * 32 + b"  static/z\n"
-    assert parse_manifest(data)["static/a\\b\nc"] == "0" * 32
-
-
-@pytest.mark.parametrize(
-    ("name", "kind", "ok"),
-    [
-        ("a b.css", "mapping", True),
-        ("a\\b.css", "mapping", False),
-        ("a\\b.css", "checksum", True),
-        ("a\rb.css", "checksum", False),
-        ("a\u2028b.css", "checksum", False),
-        ("a\udcffb.css", "checksum", False),
-        ("x" * 2000, "checksum", False),
-    ],
-)
-def test_name_problem(name: str, kind: str, ok: bool) -> None:
-    assert (_digest.name_problem(name, kind=kind) is None) is ok
 
 
 # entry points ------------------------------------------------------------------------------
