@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,9 +17,9 @@ from typing import IO
 import pytest
 from click.testing import CliRunner, Result
 
-from quart_cdn import _cli
-from quart_cdn._cli import digest as _digest, main
-from quart_cdn._manifest import parse_manifest
+from quart_cdn._cli import _shell, digest as _digest, main
+from quart_cdn._manifest import Manifest, parse_manifest as _parse_manifest
+from quart_cdn._sources.truncation import verify_seal
 
 CSS = b"body { color: red; }\n" * 40  # compresses well, so --gzip writes a sibling
 MIT = b"MIT\n"
@@ -50,6 +51,11 @@ def run(*args: str | Path, code: int = 0) -> Result:
     return result
 
 
+def parse_manifest(data: bytes, *, source: str | None = None) -> Manifest:
+    """What a source does with what the commands write: check and strip the seal, parse."""
+    return _parse_manifest(verify_seal(data), source=source)
+
+
 def md5(data: bytes) -> str:
     return hashlib.md5(data).hexdigest()
 
@@ -68,7 +74,8 @@ def test_manifest_round_trip(static: Path) -> None:
 def test_manifest_format_is_md5sum(static: Path) -> None:
     """Two spaces, sorted paths, one line each, a final newline: what md5sum prints."""
     text = run("manifest", static, "-o", "-").stdout
-    lines = text.splitlines()
+    seal, *lines = text.splitlines()
+    assert re.fullmatch(r"# quart-cdn manifest: 4 entries, sha256 [0-9a-f]{64}", seal)
     assert lines == sorted(lines, key=lambda line: line.split("  ", 1)[1])
     assert lines[0] == f"{md5(MIT)}  static/LICENSE"
     assert text.endswith("\n")
@@ -81,8 +88,22 @@ def test_manifest_same_bytes_as_md5sum(tmp_path: Path) -> None:
     static = make_tree(tmp_path / "static", {n: n.encode() for n in names})
     paths = sorted(f"static/{n}" for n in names)
     expected = subprocess.run(["md5sum", *paths], cwd=tmp_path, capture_output=True, check=True)
-    assert run("manifest", static, "-o", "-").stdout_bytes == expected.stdout
+    assert run("manifest", static, "--no-seal", "-o", "-").stdout_bytes == expected.stdout
+    sealed = run("manifest", static, "-o", "-").stdout_bytes
+    assert sealed.startswith(b"# quart-cdn manifest: 5 entries, sha256 ")
+    assert sealed.split(b"\n", 1)[1] == expected.stdout
     assert set(parse_manifest(expected.stdout, source="md5sum")) == set(paths)
+
+
+@pytest.mark.skipif(shutil.which("md5sum") is None, reason="needs GNU md5sum")
+def test_manifest_sealed_passes_md5sum_check(static: Path) -> None:
+    """md5sum -c skips the seal line as a comment and checks every file."""
+    run("manifest", static, "--url-path", "", "-o", static / "sums.txt")
+    done = subprocess.run(
+        ["md5sum", "--check", "--strict", "sums.txt"], cwd=static, capture_output=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count(b": OK\n") == len(TREE)
 
 
 def test_manifest_is_deterministic(static: Path, tmp_path: Path) -> None:
@@ -136,7 +157,7 @@ def test_large_tree(tmp_path: Path) -> None:
 
 def test_progress_bar_goes_to_stderr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With a bar shown, stdout still holds nothing but the manifest."""
-    monkeypatch.setattr(_cli, "_show_progress", lambda count: True)
+    monkeypatch.setattr(_shell, "show_progress", lambda count: True)
     static = make_tree(tmp_path / "static", {f"f{i}.txt": b"x" for i in range(300)})
     result = run("manifest", static, "-o", "-")
     assert len(parse_manifest(result.stdout_bytes)) == 300
@@ -144,7 +165,7 @@ def test_progress_bar_goes_to_stderr(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 
 def test_no_progress_bar_for_a_pipe(static: Path) -> None:
-    assert not _cli._show_progress(10_000)  # CliRunner's stderr is no tty
+    assert not _shell.show_progress(10_000)  # CliRunner's stderr is no tty
 
 
 def test_unreadable_file_is_named(static: Path, tmp_path: Path) -> None:
@@ -226,7 +247,8 @@ def test_digest_round_trip(static: Path) -> None:
     assert set(manifest) == set(TREE)
     for rel, hashed in manifest.items():
         assert (static / hashed).read_bytes() == (static / rel).read_bytes()
-    assert list(json.loads(raw)) == sorted(TREE)
+    assert list(json.loads(raw)) == ["__quart_cdn__", *sorted(TREE)]
+    assert json.loads(raw)["__quart_cdn__"]["entries"] == len(TREE)
 
 
 def test_digest_is_deterministic_and_skips_its_own_output(static: Path, tmp_path: Path) -> None:
@@ -337,44 +359,6 @@ def test_digest_skips_names_a_mapping_cannot_hold(static: Path) -> None:
     result = run("digest", static)
     assert "skipped 'what?.css'" in result.stderr
     assert "what?.css" not in parse_manifest((static / "manifest.json").read_bytes())
-
-
-# the pure helpers ------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("name", "hashed"),
-    [
-        ("css/app.css", "css/app.0123abcd.css"),
-        ("app.min.js", "app.min.0123abcd.js"),
-        ("LICENSE", "LICENSE.0123abcd"),
-        (".htaccess", ".htaccess.0123abcd"),
-    ],
-)
-def test_hashed_name(name: str, hashed: str) -> None:
-    assert _digest.hashed_name(name, "0123abcdef") == hashed
-
-
-def test_checksum_manifest_escapes_like_md5sum() -> None:
-    data = _digest.checksum_manifest({"a\\b\nc": "0" * 32, "z": "f" * 32}, url_path="static")
-    assert data == b"\\" + b"0" * 32 + b"  static/a\\\\b\\nc\n" + b"f" * 32 + b"  static/z\n"
-    assert parse_manifest(data)["static/a\\b\nc"] == "0" * 32
-
-
-@pytest.mark.parametrize(
-    ("name", "kind", "ok"),
-    [
-        ("a b.css", "mapping", True),
-        ("a\\b.css", "mapping", False),
-        ("a\\b.css", "checksum", True),
-        ("a\rb.css", "checksum", False),
-        ("a\u2028b.css", "checksum", False),
-        ("a\udcffb.css", "checksum", False),
-        ("x" * 2000, "checksum", False),
-    ],
-)
-def test_name_problem(name: str, kind: str, ok: bool) -> None:
-    assert (_digest.name_problem(name, kind=kind) is None) is ok
 
 
 # entry points ------------------------------------------------------------------------------

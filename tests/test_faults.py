@@ -44,6 +44,7 @@ from quart import Quart
 from quart_cdn import CDN, FileManifestSource, ManifestError, url_for
 from quart_cdn._refresh import ManifestRefresher
 from quart_cdn._sources import UrlManifestSource
+from quart_cdn._sources.truncation import seal_checksum_lines
 
 DOMAIN = "cdn.example.com"
 GOOD_V1 = b"aaaaaaaa11111111  static/js/app.js\n"
@@ -156,6 +157,16 @@ def _make_directory(path: Path) -> None:
     path.mkdir()
 
 
+def _make_fifo(path: Path) -> None:
+    path.unlink()
+    os.mkfifo(path)
+
+
+def _link_to_a_device(path: Path) -> None:
+    path.unlink()
+    path.symlink_to("/dev/zero")
+
+
 def _unreadable(path: Path) -> None:
     path.chmod(0)
 
@@ -228,6 +239,57 @@ FAULTS = [
         ),
         url=lambda env: "https://manifest.test/m",
     ),
+    served(
+        "redirect-to-port-99999",
+        r"redirects to 'http://127.0.0.1:99999/m', whose port is out of range",
+        lambda s: s.set("/m", b"", status=302, headers={"Location": "http://127.0.0.1:99999/m"}),
+    ),
+    served(
+        "redirect-to-invalid-idna-host",
+        r"not a valid (URL|domain name)",
+        lambda s: s.set("/m", b"", status=302, headers={"Location": "http://xn--/m"}),
+    ),
+    # Encodings and cut-short bodies (issue 10).
+    served(
+        "gzip-without-its-trailer",
+        r"sent a gzip body that is cut short",
+        lambda s: s.set("/m", gzip.compress(GOOD_V2)[:-8], headers={"Content-Encoding": "gzip"}),
+    ),
+    served(
+        "gzip-gzip-bomb",
+        r"larger than the 1024-byte cap",
+        lambda s: s.set(
+            "/m",
+            gzip.compress(gzip.compress(b" " * 1_000_000)),
+            headers={"Content-Encoding": "gzip, gzip"},
+        ),
+        config={"CDN_MANIFEST_MAX_BYTES": 1024},
+    ),
+    served(
+        "three-stacked-encodings",
+        r"3 stacked Content-Encodings",
+        lambda s: s.set(
+            "/m",
+            gzip.compress(gzip.compress(gzip.compress(GOOD_V2))),
+            headers={"Content-Encoding": "gzip, gzip, gzip"},
+        ),
+    ),
+    served(
+        "unknown-encoding",
+        r"cannot be decoded: unknown Content-Encoding 'zstd'",
+        lambda s: s.set("/m", GOOD_V2, headers={"Content-Encoding": "zstd"}),
+    ),
+    content("gzip-undeclared", r"is gzip-compressed data, not a manifest", gzip.compress(GOOD_V2)),
+    content(
+        "checksum-cut-mid-line",
+        r"ends in a line without a newline",
+        GOOD_V2 + b"cccccccc33333333  static/js/ha",
+    ),
+    content(
+        "sealed-manifest-cut-at-a-line",
+        r"does not match its seal \(2 entries announced, 1 arrived",
+        seal_checksum_lines(GOOD_V2 + b"cccccccc33333333  static/js/other.js\n")[:-37],
+    ),
     # Content.
     content("empty", r"is empty", b""),
     content("whitespace-only", r"is empty", b" \n\t\r\n  \n"),
@@ -258,6 +320,8 @@ FAULTS = [
     on_file("file-missing", r"does not exist", _unlink),
     on_file("file-is-directory", r"is a directory", _make_directory),
     on_file("file-unreadable", r"permission denied", _unreadable, skip=_skip_if_readable),
+    on_file("file-is-a-fifo", r"is a FIFO \(named pipe\), not a regular file", _make_fifo),
+    on_file("file-is-a-device", r"is a character device, not a regular file", _link_to_a_device),
 ]
 
 

@@ -8,12 +8,15 @@ environment each test sets up; the developer's own ~/.aws is never read.
 from __future__ import annotations
 
 import dataclasses
+import gzip
+import hashlib
 import importlib
 import json
 import os
 import socket
 import sys
 import threading
+import zlib
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,7 +34,7 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import make_server
 
 from quart_cdn._sources import source_for
-from quart_cdn._sources.s3 import S3ManifestSource
+from quart_cdn._sources.s3 import S3_ERRORS, S3ManifestSource
 from quart_cdn.exceptions import ManifestLoadError
 
 if TYPE_CHECKING:
@@ -366,3 +369,81 @@ def test_s3_source_for_dispatches_s3_urls() -> None:
 def test_s3_url_without_bucket_or_key_is_refused(url: str) -> None:
     with pytest.raises(ValueError, match=r"CDN_MANIFEST_URL .* is not an S3 object URL"):
         S3ManifestSource(url)
+
+
+# -- Issue 10: encodings, truncation, damage, the error table ----------------------------------
+
+CHECKSUMS = b"aaaaaaaa11111111  static/js/app.js\n"
+
+
+async def test_s3_gzip_object_with_content_encoding_is_decoded(s3: S3Client) -> None:
+    await s3.put_object(
+        Bucket=BUCKET,
+        Key=KEY,
+        Body=gzip.compress(json.dumps(MAPPING).encode()),
+        ContentEncoding="gzip",
+    )
+    assert dict(await S3ManifestSource(URL).load()) == MAPPING
+
+
+async def test_s3_gzip_object_without_content_encoding_says_so(s3: S3Client) -> None:
+    """Once reported as 'not UTF-8'; now the message says what the bytes are and what to do."""
+    await _put(s3, gzip.compress(json.dumps(MAPPING).encode()))
+    with pytest.raises(
+        ManifestLoadError,
+        match=r"is gzip-compressed data, not a manifest; set ContentEncoding gzip on the object",
+    ):
+        await S3ManifestSource(URL).load()
+
+
+async def test_s3_gzip_bomb_refused_at_the_cap(s3: S3Client) -> None:
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    zeros = b"\0" * (1 << 20)
+    bomb = b"".join(packer.compress(zeros) for _ in range(64)) + packer.flush()
+    await s3.put_object(Bucket=BUCKET, Key=KEY, Body=bomb, ContentEncoding="gzip")
+    with pytest.raises(ManifestLoadError, match=r"larger than the 1048576-byte cap"):
+        await S3ManifestSource(URL, max_bytes=1 << 20).load()
+
+
+async def test_s3_gzip_object_without_its_end_refused(s3: S3Client) -> None:
+    body = gzip.compress(CHECKSUMS)[:-8]
+    await s3.put_object(Bucket=BUCKET, Key=KEY, Body=body, ContentEncoding="gzip")
+    with pytest.raises(
+        ManifestLoadError, match=r"is stored with ContentEncoding 'gzip' but its body is cut short"
+    ):
+        await S3ManifestSource(URL).load()
+
+
+async def test_s3_body_whose_md5_differs_from_its_etag_refused(
+    manifest_server: ManifestServer, fake_keys: None
+) -> None:
+    """A plain-MD5 ETag that the bytes do not match: damaged or cut on the way."""
+    whole = CHECKSUMS + b"bbbbbbbb22222222  static/css/app.css\n"
+    etag = f'"{hashlib.md5(whole).hexdigest()}"'
+    manifest_server.set(f"/{BUCKET}/{KEY}", CHECKSUMS, etag=False, headers={"ETag": etag})
+    source = S3ManifestSource(URL, endpoint_url=manifest_server.url(""))
+    with pytest.raises(ManifestLoadError, match=r"arrived damaged: its MD5 [0-9a-f]{32} differs"):
+        await source.load()
+
+
+async def test_s3_multipart_etag_is_not_taken_for_an_md5(
+    manifest_server: ManifestServer, fake_keys: None
+) -> None:
+    etag = f'"{hashlib.md5(b"x").hexdigest()}-2"'
+    manifest_server.set(f"/{BUCKET}/{KEY}", CHECKSUMS, etag=False, headers={"ETag": etag})
+    source = S3ManifestSource(URL, endpoint_url=manifest_server.url(""))
+    assert len(await source.load()) == 1
+
+
+def test_s3_error_table_covers_every_exported_error() -> None:
+    """Every error aiohttp exports and every botocore error has a line of its own or a base
+    class's (the generic fallback is never needed)."""
+    import aiohttp
+    import botocore.exceptions
+
+    candidates = [getattr(aiohttp, n) for n in aiohttp.__all__]
+    candidates += list(vars(botocore.exceptions).values())
+    errors = [c for c in candidates if isinstance(c, type) and issubclass(c, Exception)]
+    assert len(errors) > 50
+    for cls in errors:
+        assert any(base in S3_ERRORS for base in cls.__mro__), cls

@@ -6,162 +6,37 @@ A thin click shell around :mod:`quart_cdn._cli.digest`. It runs as ``python -m q
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import json
-import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Final
 
 import click
 
 from ..__version__ import __version__
-from .._manifest import parse_manifest
-from ..exceptions import ManifestError
-from .digest import (
-    ALGORITHMS,
-    FileAccessError,
-    checksum_manifest,
-    clean,
-    file_digest,
-    gzip_compress,
-    list_files,
-    mapping_manifest,
-    name_problem,
-    plan_digest,
-    write_atomic,
-    write_copies,
+from .._sources.truncation import seal_checksum_lines, seal_json
+from ._shell import (
+    ALGORITHM,
+    DEFAULT_NAMES,
+    SEAL,
+    STATIC_DIR,
+    brotli_compressor,
+    emit,
+    errors,
+    list_for_manifest,
+    output_option,
+    progress,
+    resolve_output,
 )
+from .digest import (
+    checksum_manifest,
+    file_digest,
+    mapping_manifest,
+    plan_digest,
+)
+from .files import clean, gzip_compress, write_copies
 from .integrity import SRI_ALGORITHMS, IntegrityError, add_integrity, integrity_mapping
 
 __all__ = ["main"]
-
-#: Below this many files no progress bar is shown.
-PROGRESS_MIN_FILES: Final = 200
-#: Where each kind of manifest goes without -o, inside STATIC_DIR.
-DEFAULT_NAMES: Final = {"checksum": "manifest.txt", "mapping": "manifest.json"}
-
-_STATIC_DIR = click.argument(
-    "static_dir",
-    type=click.Path(exists=True, file_okay=False, dir_okay=True, path_type=Path),
-)
-_ALGORITHM = click.option(
-    "--algorithm",
-    type=click.Choice(ALGORITHMS, case_sensitive=False),
-    default="md5",
-    show_default=True,
-    help="Hash function for the checksums (and the hashed names).",
-)
-
-
-def _output_option(default: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    return click.option(
-        "-o",
-        "--output",
-        type=click.Path(dir_okay=False, allow_dash=True),
-        help=f"Where to write the manifest ('-' for stdout). [default: STATIC_DIR/{default}]",
-    )
-
-
-def _show_progress(count: int) -> bool:
-    return count >= PROGRESS_MIN_FILES and sys.stderr.isatty()
-
-
-@contextlib.contextmanager
-def _progress(count: int, label: str) -> Iterator[Callable[[], None]]:
-    """Yield a tick function that advances a progress bar on stderr (when it is shown)."""
-    if not _show_progress(count):
-        yield lambda: None
-        return
-    # On stderr, never stdout: '-o -' sends the manifest itself there.
-    with click.progressbar(length=count, label=label, file=sys.stderr) as bar:
-        yield lambda: bar.update(1)
-
-
-def _warn(message: str) -> None:
-    click.echo(f"Warning: {message}", err=True)
-
-
-def _is_manifest(path: Path, kind: str) -> bool:
-    try:
-        data = path.read_bytes()
-        return parse_manifest(data, source=str(path)).kind == kind
-    except OSError:
-        return False
-    except ManifestError:
-        return kind == "mapping" and _is_integrity_mapping(data)
-
-
-def _is_integrity_mapping(data: bytes) -> bool:
-    """What ``digest --integrity`` writes: ``{name: {"src": ..., "integrity": ...}}``."""
-    try:
-        found = json.loads(data)
-    except ValueError:
-        return False
-    return (
-        isinstance(found, dict)
-        and bool(found)
-        and all(isinstance(v, dict) and isinstance(v.get("src"), str) for v in found.values())
-    )
-
-
-def _list(static_dir: Path, output: Path | None, kind: str, *, explicit: bool) -> list[str]:
-    """The files to put in a manifest of ``kind``, with a warning for each one left out.
-
-    Left out as well: the output, and the manifests of both kinds at their default places
-    (manifest.txt, manifest.json). A file
-    there that is something else (a web app's manifest.json) is refused as the output, not
-    overwritten, unless -o named it (``explicit``).
-    """
-    exclude = [output] if output is not None else []
-    # The manifests either command writes at its default place are never listed: digest
-    # must not hash the manifest.txt that `manifest` wrote, nor `manifest` the manifest.json.
-    for other_kind, name in DEFAULT_NAMES.items():
-        other = static_dir / name
-        if other_kind != kind and other.is_file() and _is_manifest(other, other_kind):
-            exclude.append(other)
-    default = static_dir / DEFAULT_NAMES[kind]
-    if default.is_file():
-        if _is_manifest(default, kind):
-            exclude.append(default)
-        elif output == default and not explicit:
-            raise click.ClickException(
-                f"{str(output)!r} exists and is not a {kind} manifest; "
-                "to replace it anyway, name it with -o"
-            )
-    files = []
-    for rel in list_files(static_dir, exclude=exclude, warn=_warn):
-        problem = name_problem(rel, kind=kind)
-        if problem is None:
-            files.append(rel)
-        else:
-            _warn(f"skipped {rel!r}: {problem}")
-    if not files:
-        raise click.ClickException(f"no files in {str(static_dir)!r}; a manifest needs one")
-    return files
-
-
-def _emit(data: bytes, output: Path | None) -> None:
-    if output is None:
-        click.echo(data, nl=False)  # bytes go to stdout's binary buffer, untranslated
-    else:
-        write_atomic(output, data, sync=True)
-
-
-def _resolve_output(static_dir: Path, output: str | None, kind: str) -> Path | None:
-    if output == "-":
-        return None
-    return Path(output) if output else static_dir / DEFAULT_NAMES[kind]
-
-
-@contextlib.contextmanager
-def _errors() -> Iterator[None]:
-    # A file problem is the user's to fix, not a traceback: exit 1 with the message.
-    try:
-        yield
-    except FileAccessError as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -182,9 +57,10 @@ def main() -> None:
 
 
 @main.command("manifest")
-@_STATIC_DIR
-@_output_option(DEFAULT_NAMES["checksum"])
-@_ALGORITHM
+@STATIC_DIR
+@output_option(DEFAULT_NAMES["checksum"])
+@ALGORITHM
+@SEAL
 @click.option(
     "--url-path",
     default="static",
@@ -192,12 +68,16 @@ def main() -> None:
     help="The URL path the directory is served under, put before each path "
     "(Quart's static_url_path without its leading '/'; '' for none).",
 )
-def manifest_command(static_dir: Path, output: str | None, algorithm: str, url_path: str) -> None:
+def manifest_command(
+    static_dir: Path, output: str | None, algorithm: str, seal: bool, url_path: str
+) -> None:
     """Write a checksum manifest of every file in STATIC_DIR.
 
     One line per file, exactly as md5sum prints them, sorted by path and the same bytes on
     every run: '<checksum>  static/css/app.css'. The app then links
-    /static/css/app.css?c=<checksum>, and the files keep their names.
+    /static/css/app.css?c=<checksum>, and the files keep their names. The first line is a
+    seal, '# quart-cdn manifest: <n> entries, sha256 <hex>' (md5sum -c skips it), unless
+    --no-seal.
 
     The manifest goes to STATIC_DIR/manifest.txt (and is left out of itself) unless -o
     names another file; '-o -' prints it. Symbolic links are followed; a link to a
@@ -209,37 +89,25 @@ def manifest_command(static_dir: Path, output: str | None, algorithm: str, url_p
       python -m quart_cdn manifest app/static --algorithm sha256 -o - > build/manifest.txt
       quart cdn manifest app/admin/static --url-path admin/static -o admin.txt
     """
-    out = _resolve_output(static_dir, output, "checksum")
-    with _errors():
-        files = _list(static_dir, out, "checksum", explicit=output is not None)
+    out = resolve_output(static_dir, output, "checksum")
+    with errors():
+        files = list_for_manifest(static_dir, out, "checksum", explicit=output is not None)
         digests = {}
-        with _progress(len(files), "Hashing") as tick:
+        with progress(len(files), "Hashing") as tick:
             for rel in files:
                 digests[rel] = file_digest(static_dir / rel, algorithm.lower())
                 tick()
-        _emit(checksum_manifest(digests, url_path=url_path), out)
+        body = checksum_manifest(digests, url_path=url_path)
+        emit(seal_checksum_lines(body) if seal else body, out)
     if out is not None:
         click.echo(f"Wrote {len(digests)} checksums to {out}", err=True)
 
 
-def _brotli() -> Callable[[bytes], bytes]:
-    try:
-        module = importlib.import_module("brotli")
-    except ImportError:
-        raise click.ClickException(
-            "--brotli needs the brotli package, which is not installed: pip install brotli"
-        ) from None
-
-    def compress(data: bytes) -> bytes:
-        return bytes(module.compress(data, quality=11))
-
-    return compress
-
-
 @main.command("digest")
-@_STATIC_DIR
-@_output_option(DEFAULT_NAMES["mapping"])
-@_ALGORITHM
+@STATIC_DIR
+@output_option(DEFAULT_NAMES["mapping"])
+@ALGORITHM
+@SEAL
 @click.option(
     "--clean", "remove_stale", is_flag=True, help="Remove hashed copies no manifest entry names."
 )
@@ -260,6 +128,7 @@ def digest_command(
     static_dir: Path,
     output: str | None,
     algorithm: str,
+    seal: bool,
     remove_stale: bool,
     use_gzip: bool,
     use_brotli: bool,
@@ -270,7 +139,8 @@ def digest_command(
     Each file gets a copy beside it whose name holds the first 8 hex digits of its checksum
     (css/app.css -> css/app.1a2b3c4d.css), and the manifest maps one to the other, keys
     sorted: {"css/app.css": "css/app.1a2b3c4d.css"}. The app then links
-    /static/css/app.1a2b3c4d.css, which can be cached forever.
+    /static/css/app.1a2b3c4d.css, which can be cached forever. The first member is a seal,
+    "__quart_cdn__": {"entries": <n>, "sha256": <hex>}, unless --no-seal.
 
     Running it again is safe: hashed copies (recognised by checking that the digits match
     the original's checksum, or their own) and the manifest itself are not hashed again, and
@@ -296,23 +166,24 @@ def digest_command(
     if use_gzip:
         compressors[".gz"] = gzip_compress
     if use_brotli:
-        compressors[".br"] = _brotli()
-    out = _resolve_output(static_dir, output, "mapping")
-    with _errors():
-        files = _list(static_dir, out, "mapping", explicit=output is not None)
-        with _progress(len(files), "Hashing") as tick:
+        compressors[".br"] = brotli_compressor()
+    out = resolve_output(static_dir, output, "mapping")
+    with errors():
+        files = list_for_manifest(static_dir, out, "mapping", explicit=output is not None)
+        with progress(len(files), "Hashing") as tick:
             plan = plan_digest(static_dir, files, algorithm.lower(), tick=tick)
         mapping = plan.mapping()
         if not mapping:
             raise click.ClickException(
                 f"no files to digest in {str(static_dir)!r}: all are hashed copies"
             )
-        with _progress(len(mapping), "Copying") as tick:
+        with progress(len(mapping), "Copying") as tick:
             written = write_copies(static_dir, mapping, compressors=compressors, tick=tick)
         values: Mapping[str, object] = mapping
         if with_integrity:
             values = integrity_mapping(mapping, static_dir)
-        _emit(mapping_manifest(values), out)
+        body = mapping_manifest(values)
+        emit(seal_json(body, entries=len(mapping)) if seal else body, out)
         removed = clean(static_dir, plan, mapping) if remove_stale else []
     where = "stdout" if out is None else str(out)
     click.echo(
@@ -377,7 +248,7 @@ def integrity_command(
         data = json.loads(manifest.read_bytes())
     except (OSError, ValueError) as exc:
         raise click.ClickException(f"cannot read {str(manifest)!r} as JSON: {exc}") from exc
-    with _errors():
+    with errors():
         try:
             result = add_integrity(
                 data,
@@ -388,6 +259,6 @@ def integrity_command(
         except IntegrityError as exc:
             raise click.ClickException(f"{str(manifest)!r}: {exc}") from exc
         text = json.dumps(result, indent=2, ensure_ascii=False) + "\n"
-        _emit(text.encode("utf-8"), out)
+        emit(text.encode("utf-8"), out)
     if out is not None:
         click.echo(f"Wrote SRI hashes for {len(result)} entries to {out}", err=True)

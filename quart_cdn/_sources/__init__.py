@@ -13,7 +13,7 @@ import importlib
 from urllib.parse import urlsplit
 
 from .._config import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT
-from .base import ManifestSource
+from .base import ManifestSource, cut
 from .file import FileManifestSource
 from .http import UrlManifestSource
 
@@ -79,7 +79,8 @@ def source_for(
     scheme = urlsplit(location).scheme.lower() if "://" in location else ""
     if scheme not in SCHEMES:
         raise ValueError(
-            f"{setting} {location!r} has an unsupported scheme {scheme!r}; use {_scheme_hint()}"
+            f"{setting} {cut(location, 200)} has an unsupported scheme {cut(scheme, 40)}; "
+            f"use {_scheme_hint()}"
         )
     source = source_class(scheme).from_location(
         location, timeout=timeout, max_bytes=max_bytes, setting=setting

@@ -12,11 +12,57 @@ cause; foreign errors are chained with ``raise ... from``.
 
 from __future__ import annotations
 
-from .._config import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT
-from .._manifest import Manifest
-from ..exceptions import ManifestLoadError
+import hashlib
+import logging
+from collections.abc import Mapping
+from typing import Final
 
-__all__ = ["ManifestSource"]
+import anyio.to_thread
+
+from .._config import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT
+from .._manifest import Manifest, parse_manifest_async
+from ..exceptions import ManifestLoadError
+from .decoding import release
+from .truncation import TruncationError, check_integrity
+
+__all__ = ["ErrorTable", "ManifestSource", "cut", "leaf_exception"]
+
+logger = logging.getLogger("quart_cdn")
+
+#: Exception type -> the clause that follows ``Manifest '<location>'`` in the message. The
+#: clause may use ``{detail}`` (the exception's own message, quoted and cut, or a note that it
+#: gave none), ``{name}`` (its class name) and ``{timeout}``. Looked up along the MRO.
+ErrorTable = Mapping[type[BaseException], str]
+
+# Bodies larger than this are hashed and checked in a worker thread, off the event loop.
+_THREAD_ABOVE: Final = 256 * 1024
+# A location is quoted in messages up to this many characters (paths run long).
+_LOCATION_SHOWN: Final = 200
+# Names quoted when a reload drops names the previous manifest listed.
+_DROPPED_SHOWN: Final = 3
+
+
+def cut(value: object, limit: int = 80) -> str:
+    """``repr`` of ``value`` as text, cut to about ``limit`` characters."""
+    text = str(value)
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+def leaf_exception(exc: BaseException) -> BaseException:
+    """The first real error inside (nested) exception groups, e.g. anyio's connect group."""
+    while isinstance(inner := getattr(exc, "exceptions", None), tuple) and inner:
+        exc = inner[0]
+    return exc
+
+
+def _digest_and_check(data: bytes | list[bytes]) -> tuple[bytes, bytes]:
+    whole = data if isinstance(data, bytes) else b"".join(data)
+    return hashlib.sha256(whole).digest(), check_integrity(whole)
+
+
+def _dropped(previous: Mapping[str, str], new: Mapping[str, str]) -> tuple[int, list[str]]:
+    gone = [key for key in previous if key not in new]
+    return len(gone), gone[:_DROPPED_SHOWN]
 
 
 class ManifestSource:
@@ -51,6 +97,13 @@ class ManifestSource:
     setting: str = "CDN_MANIFEST_URL"
     max_bytes_setting: str = "CDN_MANIFEST_MAX_BYTES"
     cdn: str | None = None
+    #: What to do about a manifest that arrived gzip-compressed with nothing saying so.
+    compressed_hint: str = "store it uncompressed"
+    #: The errors of foreign libraries this source can meet, and how each is worded.
+    errors: ErrorTable = {}
+    # The last manifest this source gave, and the SHA-256 of the bytes it came from.
+    _manifest: Manifest | None = None
+    _digest: bytes | None = None
 
     @classmethod
     def from_location(
@@ -80,12 +133,76 @@ class ManifestSource:
     def _fail(self, cause: str) -> ManifestLoadError:
         """A load error: ``Manifest '<location>' <cause>; check <setting>``."""
         return ManifestLoadError(
-            f"Manifest {self.location!r} {cause}; check {self.setting}", source=self.location
+            f"Manifest {cut(self.location, _LOCATION_SHOWN)} {cause}; check {self.setting}",
+            source=self.location,
         )
+
+    def _detail(self, exc: BaseException) -> str:
+        """``exc``'s own message, cut, for :meth:`_translate` (its class when it has none)."""
+        text = str(exc)
+        if not text:
+            return f"{type(exc).__name__} (no detail given)"
+        return text if len(text) <= 80 else text[:77] + "..."
+
+    def _translate(self, exc: BaseException) -> ManifestLoadError:
+        """The :class:`ManifestLoadError` for a foreign ``exc``, worded by :attr:`errors`."""
+        leaf = leaf_exception(exc)
+        for cls in type(leaf).__mro__:
+            if cls in self.errors:
+                template = self.errors[cls]
+                break
+        else:
+            template = "could not be loaded: {name}: {detail}"
+        detail = self._detail(leaf)
+        clause = template.format(
+            detail=detail, name=type(leaf).__name__, timeout=f"{self.timeout:g}"
+        )
+        return self._fail(clause)
+
+    async def _accept(self, data: bytes | list[bytes]) -> Manifest:
+        """The manifest in ``data`` (whole, or in pieces): the previous object itself when
+        the bytes are the same (whatever validators changed), else a newly parsed one once
+        its integrity holds.
+
+        A new manifest that drops names the previous one listed still wins (it is what was
+        published); the drop is logged once, with the count and a few of the names.
+        """
+        size = len(data) if isinstance(data, bytes) else sum(map(len, data))
+        head = data[:2] if isinstance(data, bytes) else b"".join(data[:2])[:2]
+        try:
+            if head == b"\x1f\x8b":
+                raise self._fail(f"is gzip-compressed data, not a manifest; {self.compressed_hint}")
+            if size > _THREAD_ABOVE:
+                digest, body = await anyio.to_thread.run_sync(_digest_and_check, data)
+            else:
+                digest, body = _digest_and_check(data)
+        except TruncationError as exc:
+            raise self._fail(str(exc)) from exc
+        finally:
+            if isinstance(data, list):
+                await release(data)  # joined now: the pieces go, a few at a time
+        previous = self._manifest
+        if previous is not None and digest == self._digest:
+            return previous
+        manifest = await parse_manifest_async(body, source=self.location, cdn=self.cdn)
+        if previous is not None:
+            count, shown = await anyio.to_thread.run_sync(_dropped, previous, manifest)
+            if count:
+                logger.warning(
+                    "Manifest %r dropped %d names the previous one listed (%s%s); the new "
+                    "manifest is in force, so in strict mode those names now raise "
+                    "NotInManifestError",
+                    self.location[:_LOCATION_SHOWN],
+                    count,
+                    ", ".join(cut(name) for name in shown),
+                    ", ..." if count > len(shown) else "",
+                )
+        self._manifest, self._digest = manifest, digest
+        return manifest
 
     def _too_big(self) -> ManifestLoadError:
         return ManifestLoadError(
-            f"Manifest {self.location!r} is larger than the {self.max_bytes}-byte cap "
-            f"({self.max_bytes_setting}); refusing to load it",
+            f"Manifest {cut(self.location, _LOCATION_SHOWN)} is larger than the "
+            f"{self.max_bytes}-byte cap ({self.max_bytes_setting}); refusing to load it",
             source=self.location,
         )

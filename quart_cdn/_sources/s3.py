@@ -13,6 +13,9 @@ same :class:`Manifest` object. Needs the ``quart-cdn[s3]`` extra.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import re
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any, Final
 
@@ -30,6 +33,7 @@ try:
         NoCredentialsError,
         ReadTimeoutError,
         ResponseStreamingError,
+        UndefinedModelAttributeError,
     )
 except ImportError as exc:
     raise ImportError(
@@ -39,17 +43,45 @@ except ImportError as exc:
 
 from ..__version__ import __version__
 from .._config import DEFAULT_MAX_BYTES
-from .._manifest import Manifest, parse_manifest_async
-from ..exceptions import ManifestLoadError
-from .base import ManifestSource
+from .._manifest import Manifest
+from ..exceptions import ManifestError, ManifestLoadError
+from .base import ErrorTable, ManifestSource, cut
+from .decoding import DecodeError, decode_stream, parse_content_encoding, release
 
 if TYPE_CHECKING:
     from aiobotocore.session import ClientCreatorContext
     from types_aiobotocore_s3 import S3Client
 
-__all__ = ["S3ManifestSource"]
+__all__ = ["S3_ERRORS", "S3ManifestSource"]
 
 _CHUNK: Final = 64 * 1024
+_MD5: Final = re.compile(r"[0-9a-f]{32}")
+
+#: How each foreign error of an S3 fetch is worded (see :data:`.base.ErrorTable`);
+#: ``ClientError`` (an S3 error answer) is read field by field instead.
+S3_ERRORS: Final[ErrorTable] = {
+    TimeoutError: "timed out after {timeout} s",
+    ConnectTimeoutError: "timed out after {timeout} s connecting to S3 ({name})",
+    ReadTimeoutError: "timed out after {timeout} s waiting for S3's answer ({name})",
+    NoCredentialsError: "cannot be fetched: no AWS credentials were found (environment, "
+    "shared config or profile, instance or container role)",
+    EndpointConnectionError: "could not be reached: {detail}",
+    ResponseStreamingError: "broke off mid-answer: {detail}",
+    BotoCoreError: "could not be fetched ({name}: {detail})",
+    aiohttp.ClientPayloadError: "broke off mid-answer: {detail}",
+    aiohttp.ClientConnectionError: "could not be reached: {detail}",
+    aiohttp.ClientError: "could not be fetched ({name}: {detail})",
+    aiohttp.EofStream: "broke off mid-answer ({name})",
+    aiohttp.WebSocketError: "could not be fetched ({name}: {detail})",
+    ClientError: "could not be fetched: S3 answered with an error ({name}: {detail})",
+    UndefinedModelAttributeError: "could not be fetched: botocore's S3 model is broken "
+    "({name}: {detail})",
+    Warning: "could not be fetched: a warning was raised as an error ({name}: {detail})",
+    UnicodeError: "could not be fetched: a host name is not valid ({name}: {detail})",
+    OSError: "could not be fetched, the system refused ({name}: {detail})",
+    ValueError: "could not be fetched ({name}: {detail})",
+    TypeError: "could not be fetched ({name}: {detail})",
+}
 
 
 def _split_s3_url(location: str, setting: str) -> tuple[str, str]:
@@ -58,7 +90,7 @@ def _split_s3_url(location: str, setting: str) -> tuple[str, str]:
     bucket, _, key = rest.partition("/")
     if not sep or scheme.lower() != "s3" or not bucket or not key or key.endswith("/"):
         raise ValueError(
-            f"{setting} {location!r} is not an S3 object URL; use s3://bucket/path/to/manifest.json"
+            f"{setting} {cut(location, 200)} is not an S3 object URL; use s3://bucket/path/to/manifest.json"
         )
     return bucket, key
 
@@ -86,6 +118,12 @@ class S3ManifestSource(ManifestSource):
         manifest = await source.load()
     """
 
+    errors = S3_ERRORS
+    compressed_hint = (
+        "set ContentEncoding gzip on the object (aws s3 cp --content-encoding gzip), "
+        "or upload it uncompressed"
+    )
+
     def __init__(
         self,
         location: str,
@@ -111,7 +149,6 @@ class S3ManifestSource(ManifestSource):
         self._client: S3Client | None = None
         self._lock = anyio.Lock()
         self._etag: str | None = None
-        self._manifest: Manifest | None = None
 
     @classmethod
     def from_location(
@@ -165,33 +202,20 @@ class S3ManifestSource(ManifestSource):
         self._service_data_read = True
 
     async def load(self) -> Manifest:
-        if not self._service_data_read:
-            await anyio.to_thread.run_sync(self._read_service_data)
         try:
+            if not self._service_data_read:
+                await anyio.to_thread.run_sync(self._read_service_data)
             with anyio.fail_after(self.timeout):
                 if (stack := self._stack) is not None:
                     return await self._fetch(await self._kept_client(stack))
                 async with self._new_client() as temporary:
                     return await self._fetch(temporary)
-        except (ClientError, BotoCoreError, aiohttp.ClientError, TimeoutError) as exc:
-            raise self._error(exc) from exc
-
-    def _error(self, exc: Exception) -> ManifestLoadError:
-        if isinstance(exc, ClientError):
-            return self._client_error(exc)
-        if isinstance(exc, (TimeoutError, ConnectTimeoutError, ReadTimeoutError)):
-            return self._fail(f"timed out after {self.timeout:g} s")
-        if isinstance(exc, NoCredentialsError):
-            return self._fail(
-                "cannot be fetched: no AWS credentials were found (environment, "
-                "shared config or profile, instance or container role)"
-            )
-        if isinstance(exc, EndpointConnectionError):
-            return self._fail(f"could not be reached: {exc}")
-        # aiobotocore wraps some of aiohttp's errors while streaming the body, not all.
-        if isinstance(exc, (ResponseStreamingError, aiohttp.ClientPayloadError)):
-            return self._fail(f"broke off mid-answer: {exc}")
-        return self._fail(f"could not be fetched: {type(exc).__name__}: {exc}")
+        except ManifestError:
+            raise
+        except ClientError as exc:
+            raise self._client_error(exc) from exc
+        except Exception as exc:
+            raise self._translate(exc) from exc
 
     def _client_error(self, exc: ClientError) -> ManifestLoadError:
         error = exc.response.get("Error", {})
@@ -234,11 +258,65 @@ class S3ManifestSource(ManifestSource):
             declared = response.get("ContentLength")
             if declared is not None and declared > self.max_bytes:
                 raise self._too_big()
-            data = bytearray()
-            while chunk := await body.read(_CHUNK):
-                data += chunk
-                if len(data) > self.max_bytes:
-                    raise self._too_big()
-        manifest = await parse_manifest_async(bytes(data), source=self.location, cdn=self.cdn)
-        self._etag, self._manifest = new_etag, manifest
+            encoding = response.get("ContentEncoding") or ""
+            data = await self._read(body, encoding, declared, _plain_md5(response))
+        manifest = await self._accept(data)
+        self._etag = new_etag
         return manifest
+
+    async def _read(
+        self, body: Any, encoding: str, declared: int | None, md5: str | None
+    ) -> list[bytes]:
+        """The decoded object in pieces, checked against its length and plain-MD5 ETag."""
+        try:
+            codings = parse_content_encoding(_http_codings(encoding))
+        except DecodeError as exc:
+            raise self._fail(f"has a ContentEncoding quart-cdn cannot decode: {exc}") from exc
+        digest = hashlib.md5(usedforsecurity=False)
+        try:
+            pieces, received = await decode_stream(
+                _chunks(body),
+                codings,
+                limit=self.max_bytes,
+                too_big=self._too_big,
+                on_raw=digest.update,
+            )
+        except DecodeError as exc:
+            raise self._fail(
+                f"is stored with ContentEncoding {encoding[:40]!r} but its body is cut short or "
+                f"is not {encoding[:40]} data ({exc}); re-upload it, or fix its ContentEncoding"
+            ) from exc
+        if declared is not None and received < declared:
+            await release(pieces)
+            raise self._fail(
+                f"broke off mid-answer: {received} of the {declared} bytes S3 announced arrived"
+            )
+        if md5 is not None and digest.hexdigest() != md5:
+            await release(pieces)
+            raise self._fail(
+                f"arrived damaged: its MD5 {digest.hexdigest()} differs from its ETag {md5}; "
+                "it was cut short or changed on the way"
+            )
+        return pieces
+
+
+async def _chunks(body: Any) -> AsyncIterator[bytes]:
+    while chunk := await body.read(_CHUNK):
+        yield chunk
+
+
+def _http_codings(encoding: str) -> str:
+    # aws-chunked describes the upload, not the stored object.
+    return ",".join(c for c in encoding.split(",") if c.strip().lower() != "aws-chunked")
+
+
+def _plain_md5(response: Any) -> str | None:
+    """The object's MD5 when its ETag is one: 32 hex digits, not a multipart ``-N`` ETag,
+    not an object encrypted with KMS or a customer key (whose ETag is no MD5)."""
+    etag = str(response.get("ETag") or "").strip('"').lower()
+    encrypted = response.get("SSECustomerAlgorithm") or str(
+        response.get("ServerSideEncryption") or ""
+    ).startswith("aws:kms")
+    if encrypted or not _MD5.fullmatch(etag):
+        return None
+    return etag
