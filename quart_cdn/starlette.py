@@ -37,8 +37,8 @@ from ._core import CDNCore
 from ._manifest import Manifest
 from ._origin import Origin
 from ._sources import ManifestSource
-from ._starlette_entries import StarletteEntries
-from ._starlette_origin import serve_mounts
+from ._starlette.entries import StarletteEntries
+from ._starlette.origin import serve_mounts
 
 __all__ = ["StarletteCDN"]
 

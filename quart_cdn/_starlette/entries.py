@@ -18,10 +18,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from ._cache import Snapshot
-from ._core import CDNCore
-from ._entries.tags import EntryAssets, Rendered, cap_links
-from .exceptions import UsageError
+from .._cache import Snapshot
+from .._core import CDNCore
+from .._entries.tags import EntryAssets, Rendered, cap_links
+from ..exceptions import UsageError
 
 __all__ = ["StarletteEntries"]
 

@@ -29,11 +29,11 @@ from werkzeug.datastructures import Headers
 from werkzeug.exceptions import NotFound
 from werkzeug.security import safe_join
 
-from ._origin import Answer, Origin, Variant, apply_answer
-from ._quart import STATE_KEY, request_context_var
+from .._origin import Answer, Origin, Variant, apply_answer
+from . import STATE_KEY, request_context_var
 
 if TYPE_CHECKING:
-    from .extension import _AppState
+    from .state import AppState
 
 __all__ = ["QuartOrigin"]
 
@@ -48,7 +48,7 @@ class QuartOrigin:
 
     __slots__ = ("origin", "state")
 
-    def __init__(self, state: _AppState) -> None:
+    def __init__(self, state: AppState) -> None:
         self.state = state
         #: The rules, for this app's settings and manifest.
         self.origin = Origin(state.core)
@@ -124,7 +124,7 @@ def _origin_view(endpoint: str, original: Callable[..., Any]) -> Callable[..., A
 
     async def view(filename: str) -> Any:
         app = _cv_app.get().app
-        state: _AppState | None = app.extensions.get(STATE_KEY)
+        state: AppState | None = app.extensions.get(STATE_KEY)
         if state is None or not state.origin.origin.enabled:
             return await app.ensure_async(original)(filename=filename)
         return await state.origin.serve(endpoint, filename)

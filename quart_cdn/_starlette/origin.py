@@ -24,8 +24,8 @@ from starlette.routing import BaseRoute, Host, Mount
 from starlette.staticfiles import NotModifiedResponse, StaticFiles
 from starlette.types import Scope
 
-from ._core import CDNCore
-from ._origin import Origin, apply_answer
+from .._core import CDNCore
+from .._origin import Origin, apply_answer
 
 __all__ = ["serve_mounts"]
 

@@ -16,13 +16,13 @@ from markupsafe import Markup
 from quart.globals import _cv_app
 from quart.wrappers import Response
 
-from ._cache import Snapshot
-from ._entries.tags import EntryAssets, Rendered, cap_links
-from ._quart import STATE_KEY, request_context_var, request_of
-from .exceptions import UsageError
+from .._cache import Snapshot
+from .._entries.tags import EntryAssets, Rendered, cap_links
+from ..exceptions import UsageError
+from . import STATE_KEY, request_context_var, request_of
 
 if TYPE_CHECKING:
-    from .extension import _AppState, _Pin
+    from .state import AppState, Pin
 
 __all__ = ["QuartEntries", "entry_assets", "entry_tags"]
 
@@ -32,7 +32,7 @@ class QuartEntries:
 
     __slots__ = ("dev_key", "links_key", "state", "template_global")
 
-    def __init__(self, state: _AppState, number: int) -> None:
+    def __init__(self, state: AppState, number: int) -> None:
         self.state = state
         # Where a request keeps the Link values its entry_tags() calls emitted, and whether
         # the dev server's client is already on its page.
@@ -49,7 +49,7 @@ class QuartEntries:
         def entry_tags(*names: str, **attrs: Any) -> Markup:
             rctx = request_context_var.get(None)
             if rctx is not None and "crossorigin" not in attrs:
-                pin: _Pin | None = rctx.__dict__.get(pin_key)
+                pin: Pin | None = rctx.__dict__.get(pin_key)
                 if pin is not None:
                     try:
                         rendered = pin.entries.get(names)
@@ -120,7 +120,7 @@ class QuartEntries:
 
 def _current() -> QuartEntries:
     ctx = _cv_app.get(None)
-    state: _AppState | None = ctx.app.extensions.get(STATE_KEY) if ctx is not None else None
+    state: AppState | None = ctx.app.extensions.get(STATE_KEY) if ctx is not None else None
     if state is None:
         raise UsageError(
             "entry_tags() and entry_assets() need an app context of an app set up with "
