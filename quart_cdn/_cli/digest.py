@@ -37,6 +37,7 @@ __all__ = [
     "mapping_manifest",
     "name_problem",
     "plan_digest",
+    "read_digest",
 ]
 
 ALGORITHMS: Final = ("md5", "sha1", "sha256")
@@ -138,6 +139,15 @@ def file_digest(path: Path, algorithm: str) -> str:
     Raises:
         FileAccessError: the file cannot be read.
     """
+    return read_digest(path, algorithm).hex()
+
+
+def read_digest(path: Path, algorithm: str) -> bytes:
+    """The raw digest of the file at ``path``, read a MiB at a time.
+
+    Raises:
+        FileAccessError: the file cannot be read.
+    """
     # usedforsecurity=False keeps md5 and sha1 working on FIPS systems: these are cache keys.
     digest = hashlib.new(algorithm, usedforsecurity=False)
     try:
@@ -146,7 +156,7 @@ def file_digest(path: Path, algorithm: str) -> str:
                 digest.update(chunk)
     except OSError as exc:
         raise FileAccessError("read", path, exc) from exc
-    return digest.hexdigest()
+    return digest.digest()
 
 
 def checksum_manifest(digests: Mapping[str, str], *, url_path: str) -> bytes:

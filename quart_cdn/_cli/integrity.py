@@ -17,20 +17,18 @@ parser reads them as it reads theirs:
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import posixpath
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from .digest import FileAccessError
+from .digest import read_digest
 
 __all__ = ["SRI_ALGORITHMS", "add_integrity", "integrity_mapping", "sri"]
 
 #: The hash functions SRI allows; sha384 is what bundlers and browsers' docs use.
 SRI_ALGORITHMS: Final = ("sha256", "sha384", "sha512")
-_CHUNK: Final = 1 << 16
 
 
 def sri(path: Path, algorithm: str = "sha384") -> str:
@@ -39,14 +37,7 @@ def sri(path: Path, algorithm: str = "sha384") -> str:
     Raises:
         FileAccessError: the file cannot be read.
     """
-    digest = hashlib.new(algorithm)
-    try:
-        with open(path, "rb") as f:
-            while chunk := f.read(_CHUNK):
-                digest.update(chunk)
-    except OSError as exc:
-        raise FileAccessError("read", path, exc) from exc
-    return f"{algorithm}-{base64.b64encode(digest.digest()).decode('ascii')}"
+    return f"{algorithm}-{base64.b64encode(read_digest(path, algorithm)).decode('ascii')}"
 
 
 def integrity_mapping(
