@@ -795,3 +795,20 @@ async def test_refresher_log_records_are_small(caplog: pytest.LogCaptureFixture)
     assert all(len(message) < 1024 for message in records)
     assert "4,999,628 more characters" in records[0]  # says how much was left out
     assert refresher.last_error is None
+
+
+async def test_refresher_retry_before_any_load_does_not_claim_a_good_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Before any manifest was loaded, a failed retry says so, not "keeping the last good
+    one"; once one was loaded, a failed reload does."""
+    fake = FakeSource(_error(1), _error(2), M1, _error(3), BLOCK)
+    refresher = ManifestRefresher(fake, interval=300, strict=False, timer=FakeTimer())
+    await refresher.start()
+    try:
+        await _until(lambda: fake.loads == 5)
+    finally:
+        await refresher.stop()
+    messages = [r.getMessage() for r in _records(caplog, logging.WARNING)]
+    assert "none loaded yet" in messages[1] and "last good" not in messages[1]
+    assert messages[-1].startswith("Manifest refresh failed, keeping the last good one")
