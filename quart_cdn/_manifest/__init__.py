@@ -22,9 +22,8 @@ the loop for more than a few milliseconds. The text is read once, errors include
 
 from __future__ import annotations
 
-import itertools
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
@@ -40,6 +39,7 @@ from ._base import (
     ManifestKind,
     Parsed,
     Steps,
+    listed_files,
     refuse,
 )
 from ._names import MAX_ENTRY_LENGTH as MAX_ENTRY_LENGTH
@@ -149,7 +149,7 @@ class Manifest(Mapping[str, str]):
             dict(integrity or {}),
         )
         files: set[str] = set()
-        for _ in _listed(parsed, files):
+        for _ in listed_files(parsed, files):
             pass
         self._set(parsed, source, files)
 
@@ -247,30 +247,6 @@ class Manifest(Mapping[str, str]):
         return manifest
 
 
-#: How many names :func:`_listed` takes between two pauses.
-_LISTED_SLICE: Final = 4096
-
-
-def _listed(parsed: Parsed, files: set[str]) -> Generator[None, None, None]:
-    """Fill ``files`` with every file a mapping manifest lists, a slice at a time."""
-    if parsed.kind != "mapping":
-        return
-    names: Iterable[str] = itertools.chain(
-        parsed.entries.values(),
-        itertools.chain.from_iterable(
-            (data[0], *data[1], *data[4]) for data in parsed.chunks.values()
-        ),
-        itertools.chain.from_iterable(
-            (*entry.js, *entry.css) for entry in parsed.entrypoints.values()
-        ),
-        parsed.integrity,
-    )
-    iterator = iter(names)
-    while batch := list(itertools.islice(iterator, _LISTED_SLICE)):
-        files.update(batch)
-        yield
-
-
 def _first(data: Data, begin: int) -> Generator[None, None, int]:
     """The offset of the first byte after ASCII white space from ``begin`` (or the end)."""
     for at in range(begin, len(data), CHUNK_SIZE):
@@ -305,7 +281,7 @@ def _steps(
         if format.claims(data, first):
             parsed = yield from format.parse(data, begin, first, source, cdn)
             files: set[str] = set()
-            yield from _listed(parsed, files)
+            yield from listed_files(parsed, files)
             return Manifest._adopt(parsed, source, files)
     raise AssertionError("the last format claims every text")  # pragma: no cover
 

@@ -9,7 +9,8 @@ few thousand entries) at once, whatever the input.
 from __future__ import annotations
 
 import codecs
-from collections.abc import Generator, Iterator
+import itertools
+from collections.abc import Generator, Iterable, Iterator
 from typing import Final, Literal, NamedTuple
 
 from ..exceptions import ManifestParseError
@@ -23,6 +24,7 @@ __all__ = [
     "Entrypoint",
     "ManifestKind",
     "Parsed",
+    "listed_files",
     "Steps",
     "decoded",
     "quote",
@@ -160,3 +162,27 @@ def decoded(data: Data, start: int, source: str | None) -> Iterator[str]:
     milliseconds."""
     for _, piece, text in _pieces(data, start, source):
         yield piece.decode("ascii") if text is None else text
+
+
+#: How many names :func:`listed_files` takes between two pauses.
+_LISTED_SLICE: Final = 4096
+
+
+def listed_files(parsed: Parsed, files: set[str]) -> Generator[None, None, None]:
+    """Fill ``files`` with every file a mapping manifest lists, a slice at a time."""
+    if parsed.kind != "mapping":
+        return
+    names: Iterable[str] = itertools.chain(
+        parsed.entries.values(),
+        itertools.chain.from_iterable(
+            (data[0], *data[1], *data[4]) for data in parsed.chunks.values()
+        ),
+        itertools.chain.from_iterable(
+            (*entry.js, *entry.css) for entry in parsed.entrypoints.values()
+        ),
+        parsed.integrity,
+    )
+    iterator = iter(names)
+    while batch := list(itertools.islice(iterator, _LISTED_SLICE)):
+        files.update(batch)
+        yield
