@@ -29,6 +29,7 @@ import anyio
 
 from ._log import MAX_ERROR, LogLimiter, cut
 from ._manifest import Manifest
+from ._release import Releaser
 from ._sources import ManifestSource
 from .exceptions import ManifestError, ManifestLoadError, UsageError
 
@@ -127,6 +128,7 @@ class ManifestRefresher:
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._loading: asyncio.Task[Manifest] | None = None
+        self._releaser = Releaser()
         clock: Callable[[], float] = getattr(self.timer, "monotonic", time.monotonic)
         self._log = LogLimiter(logger, clock=clock)
 
@@ -178,9 +180,11 @@ class ManifestRefresher:
             raise
         self.last_error = None
         if manifest is not self.manifest:
-            self.manifest = manifest
+            previous, self.manifest = self.manifest, manifest
             if self.on_swap is not None:
                 self.on_swap(manifest)
+            if previous is not None:
+                self._releaser.retire(previous)  # freed a slice at a time, when unheld
         return manifest
 
     def _loaded(self, task: asyncio.Task[Manifest]) -> None:
@@ -251,6 +255,7 @@ class ManifestRefresher:
         if self.state is not RefresherState.IDLE:
             self.state = RefresherState.STOPPED
         self._wake = None
+        await self._releaser.aclose()
         await self.source.aclose()
 
     def _delay(self, base: float) -> float:

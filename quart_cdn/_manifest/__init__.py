@@ -66,6 +66,8 @@ BUSY_LOOP: Final = 0.0002
 PARSE_PAUSE: Final = 0.001
 
 _BOM: Final = b"\xef\xbb\xbf"
+#: How many entries a released manifest frees between two turns of the loop.
+_RELEASE_SLICE: Final = 4096
 
 
 class Format(NamedTuple):
@@ -237,6 +239,20 @@ class Manifest(Mapping[str, str]):
             graph = EntryGraph.of(self, MappingProxyType(self._integrity))
             object.__setattr__(self, "_graph", graph)
         return graph
+
+    def _drop_graph(self) -> None:
+        object.__setattr__(self, "_graph", None)  # made again when asked for
+
+    def _release_steps(self) -> Iterator[None]:
+        """Empty the manifest a slice at a time, yielding in between: only for a replaced
+        manifest that nothing else holds (see :mod:`quart_cdn._release`)."""
+        self._drop_graph()
+        for container in (self._files, self._entries, self._chunks, self._integrity):
+            pop = container.popitem if isinstance(container, dict) else container.pop
+            while container:
+                for _ in range(min(len(container), _RELEASE_SLICE)):
+                    pop()
+                yield
 
     @classmethod
     def _adopt(cls, parsed: Parsed, source: str | None, files: set[str]) -> Manifest:

@@ -13,6 +13,7 @@ cause; foreign errors are chained with ``raise ... from``.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 from collections.abc import Mapping
 from typing import Final
@@ -39,6 +40,7 @@ _THREAD_ABOVE: Final = 256 * 1024
 # A location is quoted in messages up to this many characters (paths run long).
 _LOCATION_SHOWN: Final = 200
 # Names quoted when a reload drops names the previous manifest listed.
+_DROPPED_SLICE: Final = 16384
 _DROPPED_SHOWN: Final = 3
 
 
@@ -60,9 +62,19 @@ def _digest_and_check(data: bytes | list[bytes]) -> tuple[bytes, bytes]:
     return hashlib.sha256(whole).digest(), check_integrity(whole)
 
 
-def _dropped(previous: Mapping[str, str], new: Mapping[str, str]) -> tuple[int, list[str]]:
-    gone = [key for key in previous if key not in new]
-    return len(gone), gone[:_DROPPED_SHOWN]
+async def _dropped(previous: Manifest, new: Manifest) -> tuple[int, list[str]]:
+    """How many names of ``previous`` ``new`` lacks, and the first few: on the loop, a slice
+    at a time (in a worker thread this Python loop would hold the GIL, and with it the
+    loop, for a whole switch interval at a time)."""
+    present = new._entries.__contains__  # the dict's own, in C
+    keys = iter(previous._entries)
+    count, shown = 0, list[str]()
+    while batch := list(itertools.islice(keys, _DROPPED_SLICE)):
+        gone = list(itertools.filterfalse(present, batch))
+        count += len(gone)
+        shown += gone[: _DROPPED_SHOWN - len(shown)]
+        await anyio.sleep(0)
+    return count, shown
 
 
 class ManifestSource:
@@ -186,7 +198,7 @@ class ManifestSource:
             return previous
         manifest = await parse_manifest_async(body, source=self.location, cdn=self.cdn)
         if previous is not None:
-            count, shown = await anyio.to_thread.run_sync(_dropped, previous, manifest)
+            count, shown = await _dropped(previous, manifest)
             if count:
                 logger.warning(
                     "Manifest %r dropped %d names the previous one listed (%s%s); the new "
