@@ -64,6 +64,9 @@ class Releaser:
         manifest._drop_graph()  # the entry graph refers back to the manifest
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.patience
+        # Wait once first: the reload that retired it is still finishing its own steps, and
+        # the two in one turn of the loop would add up.
+        await asyncio.sleep(self.poll)
         while _count(manifest) > _ALONE:
             if loop.time() >= deadline:
                 return

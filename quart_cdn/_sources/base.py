@@ -40,7 +40,7 @@ _THREAD_ABOVE: Final = 256 * 1024
 # A location is quoted in messages up to this many characters (paths run long).
 _LOCATION_SHOWN: Final = 200
 # Names quoted when a reload drops names the previous manifest listed.
-_DROPPED_SLICE: Final = 16384
+_DROPPED_SLICE: Final = 4096
 _DROPPED_SHOWN: Final = 3
 
 
